@@ -1,0 +1,1 @@
+"""I/O: transports (TCP, TLS, Unix, proxies, WebSocket) and the network-loop engine."""
