@@ -1,0 +1,405 @@
+"""The ``on_*`` callbacks of the paho-compatible client and how events reach them.
+
+Owns: the callback slots and their decorator forms, the argument shapes of callback API
+VERSION1 (3.x and 5.0 variants) and VERSION2, message routing to ``message_callback_add``
+filters, and paho's rule for exceptions raised in callbacks (logged, then re-raised unless
+``suppress_exceptions``). It runs on the network-loop thread with no library lock held.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
+
+from mqttclient._core import events as ev
+from mqttclient._io import loop as engine_events
+from mqttclient.enums import CallbackAPIVersion, LogLevel, MQTTErrorCode, MQTTProtocolVersion
+from mqttclient.matcher import MQTTMatcher
+from mqttclient.message import MQTTMessage, MQTTMessageInfo
+from mqttclient.packettypes import PacketTypes
+from mqttclient.properties import Properties
+from mqttclient.reasoncodes import ReasonCode
+
+if TYPE_CHECKING:
+    from mqttclient.client import Client
+
+__all__ = ["CallbackMixin", "ConnectFlags", "DisconnectFlags"]
+
+log = logging.getLogger("mqttclient.client")
+
+_LOGGING_LEVEL = {
+    LogLevel.MQTT_LOG_DEBUG: logging.DEBUG,
+    LogLevel.MQTT_LOG_INFO: logging.INFO,
+    LogLevel.MQTT_LOG_NOTICE: logging.INFO,
+    LogLevel.MQTT_LOG_WARNING: logging.WARNING,
+    LogLevel.MQTT_LOG_ERR: logging.ERROR,
+}
+
+# MQTT 3.x CONNACK return codes in MQTT 5 numbering (paho's convert_connack_rc_to_reason_code).
+_V3_CONNACK_TO_V5 = {0: 0x00, 1: 0x84, 2: 0x85, 3: 0x88, 4: 0x86, 5: 0x87}
+
+
+class ConnectFlags(NamedTuple):
+    """Flags of a CONNACK, given to ``on_connect`` with callback API VERSION2."""
+
+    session_present: bool
+
+
+class DisconnectFlags(NamedTuple):
+    """Given to ``on_disconnect`` with callback API VERSION2."""
+
+    is_disconnect_packet_from_server: bool
+
+
+def reason_code(packet_type: int, value: int) -> ReasonCode:
+    return ReasonCode(packet_type, identifier=value)
+
+
+def v3_connack_reason(code: int) -> ReasonCode:
+    """paho's ``convert_connack_rc_to_reason_code``."""
+    return reason_code(PacketTypes.CONNACK, _V3_CONNACK_TO_V5.get(code, 0x80))
+
+
+def disconnect_reason(rc: int) -> ReasonCode:
+    """paho's ``convert_disconnect_error_code_to_reason_code``."""
+    if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+        return reason_code(PacketTypes.DISCONNECT, 0x00)
+    if rc == MQTTErrorCode.MQTT_ERR_KEEPALIVE:
+        return reason_code(PacketTypes.DISCONNECT, 0x8D)
+    if rc == MQTTErrorCode.MQTT_ERR_PROTOCOL:
+        return reason_code(PacketTypes.DISCONNECT, 0x82)
+    return reason_code(PacketTypes.DISCONNECT, 0x80)
+
+
+def _properties(packet_type: int, pairs: Any) -> Properties:
+    return Properties.from_pairs(packet_type, pairs)
+
+
+class _CallbackSlot:
+    """A data descriptor for one ``on_*`` callback (paho exposes them as properties)."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = "_" + name
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        return getattr(obj, self.name, None)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(obj, self.name, value)
+
+
+def _decorator(slot: str) -> Callable[[Any], Callable[[Callable[..., Any]], Callable[..., Any]]]:
+    def factory(self: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            setattr(self, slot, func)
+            return func
+
+        return decorator
+
+    factory.__name__ = slot[3:] + "_callback"
+    factory.__doc__ = f"Decorator form of ``{slot}``: ``@client.{factory.__name__}()``."
+    return factory
+
+
+class CallbackMixin:
+    """The ``on_*`` slots and the dispatch of events to them. Mixed into ``Client``."""
+
+    on_log = _CallbackSlot("on_log(client, userdata, level, buf): library log messages.")
+    on_pre_connect = _CallbackSlot("on_pre_connect(client, userdata): before every (re)connect.")
+    on_connect = _CallbackSlot("on_connect: a CONNACK arrived (success or refusal).")
+    on_connect_fail = _CallbackSlot("on_connect_fail(client, userdata): a (re)connect failed.")
+    on_subscribe = _CallbackSlot("on_subscribe: a SUBACK arrived.")
+    on_message = _CallbackSlot("on_message(client, userdata, message): a message arrived.")
+    on_publish = _CallbackSlot("on_publish: an outgoing message was published.")
+    on_unsubscribe = _CallbackSlot("on_unsubscribe: an UNSUBACK arrived.")
+    on_disconnect = _CallbackSlot("on_disconnect: the connection ended.")
+    on_socket_open = _CallbackSlot("on_socket_open(client, userdata, sock)")
+    on_socket_close = _CallbackSlot("on_socket_close(client, userdata, sock)")
+    on_socket_register_write = _CallbackSlot("on_socket_register_write(client, userdata, sock)")
+    on_socket_unregister_write = _CallbackSlot("on_socket_unregister_write(client, userdata, sock)")
+
+    log_callback = _decorator("on_log")
+    pre_connect_callback = _decorator("on_pre_connect")
+    connect_callback = _decorator("on_connect")
+    connect_fail_callback = _decorator("on_connect_fail")
+    subscribe_callback = _decorator("on_subscribe")
+    message_callback = _decorator("on_message")
+    publish_callback = _decorator("on_publish")
+    unsubscribe_callback = _decorator("on_unsubscribe")
+    disconnect_callback = _decorator("on_disconnect")
+    socket_open_callback = _decorator("on_socket_open")
+    socket_close_callback = _decorator("on_socket_close")
+    socket_register_write_callback = _decorator("on_socket_register_write")
+    socket_unregister_write_callback = _decorator("on_socket_unregister_write")
+
+    # Provided by Client.
+    _userdata: Any
+    _callback_api_version: CallbackAPIVersion
+    _protocol: MQTTProtocolVersion
+    _logger: Optional[logging.Logger]
+    _manual_ack: bool
+    suppress_exceptions: bool
+    _topic_callbacks: MQTTMatcher
+    _topic_callback_count: int
+    _subscription_counts: dict[int, int]
+
+    def _init_callbacks(self) -> None:
+        self._topic_callbacks = MQTTMatcher()
+        self._topic_callback_count = 0
+        self._callback_lock = threading.Lock()
+        # Subscriptions by mid, to shape on_unsubscribe's VERSION1/5.0 argument.
+        self._subscription_counts = {}
+
+    # --- message callbacks by filter ----------------------------------------------------------
+    def message_callback_add(self, sub: str, callback: Callable[..., Any]) -> None:
+        """Call ``callback(client, userdata, message)`` for messages whose topic matches ``sub``
+        (also through ``$share/{group}/`` subscriptions); ``on_message`` then only gets the
+        messages no filter matched. Thread: any."""
+        if callback is None or sub is None:
+            raise ValueError("sub and callback must both be defined.")
+        with self._callback_lock:
+            try:
+                self._topic_callbacks[sub]
+            except KeyError:
+                self._topic_callback_count += 1
+            self._topic_callbacks[sub] = callback
+
+    def topic_callback(self, sub: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator form of ``message_callback_add``."""
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.message_callback_add(sub, func)
+            return func
+
+        return decorator
+
+    def message_callback_remove(self, sub: str) -> None:
+        """Remove the callback registered for ``sub`` (no error if there is none)."""
+        if sub is None:
+            raise ValueError("sub must defined.")
+        with self._callback_lock:
+            try:
+                del self._topic_callbacks[sub]
+            except KeyError:
+                return
+            self._topic_callback_count -= 1
+
+    # --- logging ------------------------------------------------------------------------------
+    def _easy_log(self, level: int, fmt: str, *args: Any) -> None:
+        on_log = self.on_log
+        logger = self._logger
+        if on_log is None and logger is None:
+            return
+        buf = fmt % args if args else fmt
+        if on_log is not None:
+            try:
+                on_log(self, self._userdata, level, buf)
+            except Exception:
+                # Errors in on_log must not recurse into logging through on_log.
+                log.exception("Caught exception in on_log")
+                if not self.suppress_exceptions:
+                    raise
+        if logger is not None:
+            logger.log(_LOGGING_LEVEL.get(LogLevel(level), logging.DEBUG), buf)
+
+    # --- calling user code --------------------------------------------------------------------
+    def _call(self, name: str, callback: Callable[..., Any], *args: Any) -> None:
+        try:
+            callback(self, self._userdata, *args)
+        except Exception as err:
+            self._easy_log(LogLevel.MQTT_LOG_ERR, "Caught exception in %s: %s", name, err)
+            if self._logger is None and self.on_log is None:
+                log.error("Caught exception in %s", name, exc_info=True)
+            if not self.suppress_exceptions:
+                raise
+
+    def dispatch(self, events: Sequence[Any]) -> None:
+        """Engine sink: run the callbacks for ``events`` in order. Loop thread, no lock held."""
+        for event in events:
+            kind = type(event)
+            if kind is ev.MessageReceived:
+                self._deliver(event.publish)
+            elif kind is ev.PublishCompleted:
+                self._published(event)
+            elif kind is ev.ConnectionAccepted or kind is ev.ConnectionRefused:
+                self._connack(event)
+            elif kind is ev.Subscribed:
+                self._subscribed(event)
+            elif kind is ev.Unsubscribed:
+                self._unsubscribed(event)
+            elif kind is engine_events.ConnectionClosed:
+                self._closed(event)
+            elif kind is ev.PublishDropped:
+                self._dropped(event)
+            elif kind is engine_events.SocketOpened:
+                cb = self.on_socket_open
+                if cb is not None:
+                    self._call("on_socket_open", cb, event.sock)
+            elif kind is engine_events.SocketClosed:
+                cb = self.on_socket_close
+                if cb is not None:
+                    self._call("on_socket_close", cb, event.sock)
+            elif kind is engine_events.SocketWantWrite:
+                cb = self.on_socket_register_write if event.want else self.on_socket_unregister_write
+                if cb is not None:
+                    self._call("on_socket_register_write", cb, event.sock)
+            # ServerDisconnected, ProtocolViolation and KeepaliveTimeout are reported through
+            # the ConnectionClosed event the engine emits right after them.
+
+    def acks_after_delivery(self) -> bool:
+        return not self._manual_ack
+
+    def pre_connect(self) -> None:
+        cb = self.on_pre_connect
+        if cb is not None:
+            self._call("on_pre_connect", cb)
+
+    def _connect_failed(self) -> None:
+        cb = self.on_connect_fail
+        if cb is not None:
+            try:
+                cb(self, self._userdata)
+            except Exception as err:
+                # paho always swallows exceptions from on_connect_fail.
+                self._easy_log(LogLevel.MQTT_LOG_ERR, "Caught exception in on_connect_fail: %s", err)
+
+    # --- each event -----------------------------------------------------------------------------
+    def _deliver(self, publish: Any) -> None:
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        props = _properties(PacketTypes.PUBLISH, publish.properties) if v5 else None
+        msg = MQTTMessage._received(
+            publish.topic, publish.payload, publish.qos, publish.retain, publish.dup, publish.packet_id, props
+        )
+        if self._topic_callback_count:
+            with self._callback_lock:
+                matched = list(self._topic_callbacks.iter_match(publish.topic))
+            if matched:
+                for callback in matched:
+                    self._call("topic callback", callback, msg)
+                return
+        on_message = self.on_message
+        if on_message is not None:
+            self._call("on_message", on_message, msg)
+
+    def _published(self, event: ev.PublishCompleted) -> None:
+        info = event.token
+        on_publish = self.on_publish
+        if on_publish is not None:
+            if self._callback_api_version == CallbackAPIVersion.VERSION1:
+                self._call("on_publish", on_publish, event.mid)
+            else:
+                packet = PacketTypes.PUBACK if event.qos != 2 or event.reason_code < 0x80 else PacketTypes.PUBREC
+                if event.qos == 2 and event.reason_code < 0x80:
+                    packet = PacketTypes.PUBCOMP
+                self._call(
+                    "on_publish",
+                    on_publish,
+                    event.mid,
+                    reason_code(packet, event.reason_code),
+                    _properties(packet, event.properties),
+                )
+        if isinstance(info, MQTTMessageInfo):
+            if event.reason_code >= 0x80:
+                info.rc = MQTTErrorCode.MQTT_ERR_UNKNOWN
+            elif info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+                info.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+            info._set_as_published()
+
+    def _dropped(self, event: ev.PublishDropped) -> None:
+        info = event.token
+        if isinstance(info, MQTTMessageInfo):
+            info.rc = MQTTErrorCode.MQTT_ERR_CONN_LOST
+            info._set_as_published()
+
+    def _refused(self, event: ev.ConnectionRefused) -> None:
+        """Hook for the client's reaction to a refused CONNACK (after on_connect)."""
+
+    def _connack(self, event: Any) -> None:
+        try:
+            self._connack_callback(event)
+        finally:
+            if isinstance(event, ev.ConnectionRefused):
+                self._refused(event)
+
+    def _connack_callback(self, event: Any) -> None:
+        connack = event.connack
+        on_connect = self.on_connect
+        if on_connect is None:
+            return
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        present = bool(connack.session_present)
+        raw = connack.reason_code
+        if v5:
+            code = event.reason_code if isinstance(event, ev.ConnectionRefused) else raw
+            reason = reason_code(PacketTypes.CONNACK, code)
+        else:
+            reason = v3_connack_reason(raw)
+        props = _properties(PacketTypes.CONNACK, connack.properties)
+        if self._callback_api_version == CallbackAPIVersion.VERSION1:
+            flags = {"session present": int(present)}
+            if v5:
+                self._call("on_connect", on_connect, flags, reason, props)
+            else:
+                self._call("on_connect", on_connect, flags, raw)
+        else:
+            self._call("on_connect", on_connect, ConnectFlags(present), reason, props)
+
+    def _subscribed(self, event: ev.Subscribed) -> None:
+        on_subscribe = self.on_subscribe
+        if on_subscribe is None:
+            return
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        codes = [reason_code(PacketTypes.SUBACK, c) for c in event.reason_codes]
+        if self._callback_api_version == CallbackAPIVersion.VERSION1 and not v5:
+            self._call("on_subscribe", on_subscribe, event.mid, tuple(event.reason_codes))
+        else:
+            props = _properties(PacketTypes.SUBACK, event.properties)
+            self._call("on_subscribe", on_subscribe, event.mid, codes, props)
+
+    def _unsubscribed(self, event: ev.Unsubscribed) -> None:
+        on_unsubscribe = self.on_unsubscribe
+        if on_unsubscribe is None:
+            return
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        codes = [reason_code(PacketTypes.UNSUBACK, c) for c in event.reason_codes]
+        props = _properties(PacketTypes.UNSUBACK, event.properties)
+        if self._callback_api_version == CallbackAPIVersion.VERSION1:
+            if not v5:
+                self._call("on_unsubscribe", on_unsubscribe, event.mid)
+            else:
+                single: Any = codes[0] if len(codes) == 1 else codes
+                self._call("on_unsubscribe", on_unsubscribe, event.mid, props, single)
+        else:
+            self._call("on_unsubscribe", on_unsubscribe, event.mid, codes, props)
+
+    def _closed(self, event: engine_events.ConnectionClosed) -> None:
+        on_disconnect = self.on_disconnect
+        if on_disconnect is None:
+            return
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        rc = event.rc
+        if event.from_server and event.reason_code is not None:
+            reason = reason_code(PacketTypes.DISCONNECT, event.reason_code)
+        elif event.reason_code is not None and rc == MQTTErrorCode.MQTT_ERR_PROTOCOL:
+            reason = reason_code(PacketTypes.DISCONNECT, event.reason_code)
+        else:
+            reason = disconnect_reason(rc)
+        props = _properties(PacketTypes.DISCONNECT, event.properties)
+        if self._callback_api_version == CallbackAPIVersion.VERSION1:
+            if not v5:
+                self._call("on_disconnect", on_disconnect, rc)
+            elif event.from_server:
+                self._call("on_disconnect", on_disconnect, reason, props)
+            else:
+                self._call("on_disconnect", on_disconnect, rc, None)
+        else:
+            self._call("on_disconnect", on_disconnect, DisconnectFlags(event.from_server), reason, props)
+

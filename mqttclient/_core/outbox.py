@@ -1,0 +1,334 @@
+"""Outgoing QoS 1/2 messages: packet-id allocation, the send window, the queue and replay.
+
+Owns: the mid counter shared by PUBLISH, SUBSCRIBE and UNSUBSCRIBE (MQTT §2.2.1: one id pool per
+direction); the record of every packet id in use by this client; the QoS 1/2 message objects from
+acceptance to completion; the in-flight window (the lower of the user's ``max_inflight`` and the
+server's Receive Maximum, MQTT 5.0 §4.9); the queue of messages waiting for the window or a
+connection; putting in-flight messages back in front of the queue when a connection is lost, and
+re-sending them (PUBLISH with DUP=1 or PUBREL) before new messages on the next one.
+
+Must not: touch sockets, threads, the clock or user callbacks; decide connection state (the
+session tells it when sending is allowed). It appends encoded packets to the session's ``out``
+buffer and returns events; it never calls back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any, Optional
+
+from mqttclient import _spec
+from mqttclient._core.codec import encode, encode_ack, encode_publish
+from mqttclient._core.events import Event, PublishCompleted, PublishDropped
+from mqttclient._core.packets import Props, Puback, Pubcomp, Pubrec, Pubrel
+
+__all__ = ["AWAIT_PUBACK", "AWAIT_PUBCOMP", "AWAIT_PUBREC", "QUEUED", "OutMessage", "Outbox"]
+
+logger = logging.getLogger(__name__)
+
+MAX_PACKET_ID = 65535
+
+# Message states. In the queue, a state other than QUEUED marks a message to replay: PUBLISH with
+# DUP=1 for AWAIT_PUBACK / AWAIT_PUBREC, PUBREL for AWAIT_PUBCOMP.
+QUEUED = 0  # accepted, never sent
+AWAIT_PUBACK = 1  # QoS 1 PUBLISH sent
+AWAIT_PUBREC = 2  # QoS 2 PUBLISH sent
+AWAIT_PUBCOMP = 3  # QoS 2 PUBREC received, PUBREL sent
+
+
+class OutMessage:
+    """One outgoing QoS 1/2 application message, from acceptance until its final ack."""
+
+    __slots__ = (
+        "counted",
+        "dup",
+        "inflight",
+        "mid",
+        "packet_id",
+        "payload",
+        "properties",
+        "qos",
+        "retain",
+        "seq",
+        "state",
+        "token",
+        "topic",
+    )
+
+    def __init__(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: Props,
+        token: Any,
+        mid: int,
+        seq: int,
+    ) -> None:
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.properties = properties
+        self.token = token
+        self.mid = mid  # user-visible id, fixed at acceptance
+        self.seq = seq  # acceptance order, for replay ordering
+        self.packet_id = 0  # wire id; 0 until first sent, then kept for every re-send
+        self.state = QUEUED
+        self.dup = False  # DUP flag for the next PUBLISH of this message
+        self.inflight = False  # sent on the current connection and awaiting an ack
+        self.counted = False  # occupies a window slot on the current connection
+
+    def __repr__(self) -> str:
+        return (
+            f"OutMessage(mid={self.mid}, packet_id={self.packet_id}, qos={self.qos}, "
+            f"state={self.state}, topic={self.topic!r})"
+        )
+
+
+class Outbox:
+    """The outgoing half of the session. The session holds the engine lock around every call."""
+
+    __slots__ = (
+        "_seq",
+        "ids",
+        "last_mid",
+        "max_inflight",
+        "pending",
+        "queue",
+        "unfinished",
+        "used",
+        "version",
+        "window",
+    )
+
+    def __init__(self, max_inflight: int, version: int) -> None:
+        self.version = version
+        self.max_inflight = max_inflight
+        self.window = max_inflight if max_inflight > 0 else MAX_PACKET_ID
+        self.used = 0  # window slots taken by QoS 1/2 PUBLISHes sent on this connection
+        self.last_mid = 0
+        # Packet id -> message, for every message holding a wire id: in flight, or waiting in
+        # the queue to be replayed. Those ids are in use (MQTT §2.2.1) and never handed out.
+        self.ids: dict[int, OutMessage] = {}
+        # SUBSCRIBE / UNSUBSCRIBE awaiting SUBACK / UNSUBACK: packet id -> (packet type, filters).
+        self.pending: dict[int, tuple[int, int]] = {}
+        self.queue: deque[OutMessage] = deque()
+        self.unfinished = 0  # QoS 1/2 messages accepted and not yet completed or dropped
+        self._seq = 0
+
+    # --- ids ----------------------------------------------------------------------------------
+    def next_mid(self) -> int:
+        """Advance the shared counter (1..65535, wrapping to 1), skipping ids in use
+        (v3 [MQTT-2.3.1-2] / v5 [MQTT-2.2.1-3]). If every id is in use the counter value is
+        returned anyway: a mid for a queued message is only a label until it is sent."""
+        mid = self.last_mid + 1
+        if mid > MAX_PACKET_ID:
+            mid = 1
+        if mid in self.ids or mid in self.pending:
+            mid = self._skip(mid) or mid
+        self.last_mid = mid
+        return mid
+
+    def free_id(self) -> int:
+        """Advance the counter to an id not in use and return it; 0 if all 65,535 are taken."""
+        mid = self.last_mid + 1
+        if mid > MAX_PACKET_ID:
+            mid = 1
+        if mid in self.ids or mid in self.pending:
+            mid = self._skip(mid)
+            if not mid:
+                return 0
+        self.last_mid = mid
+        return mid
+
+    def _skip(self, mid: int) -> int:
+        ids = self.ids
+        pending = self.pending
+        for _ in range(MAX_PACKET_ID):
+            if mid not in ids and mid not in pending:
+                return mid
+            mid = mid + 1 if mid < MAX_PACKET_ID else 1
+        return 0
+
+    # --- accepting and sending ----------------------------------------------------------------
+    def new_message(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: Props,
+        token: Any,
+        mid: int,
+    ) -> OutMessage:
+        self._seq += 1
+        self.unfinished += 1
+        return OutMessage(topic, payload, qos, retain, properties, token, mid, self._seq)
+
+    def can_send_now(self, mid: int) -> bool:
+        """True when a message just given ``mid`` may skip the queue: nothing waits ahead of it
+        (order, [MQTT-4.6.0-1]), the window has room and ``mid`` is free as a packet id."""
+        return (
+            not self.queue
+            and self.used < self.window
+            and mid not in self.ids
+            and mid not in self.pending
+        )
+
+    def mark_sent(self, msg: OutMessage, packet_id: int) -> None:
+        """``msg``'s PUBLISH carrying ``packet_id`` was appended to ``out``."""
+        msg.packet_id = packet_id
+        msg.state = AWAIT_PUBACK if msg.qos == 1 else AWAIT_PUBREC
+        msg.dup = True  # any later PUBLISH of it is a re-send [MQTT-3.3.1-1]
+        msg.inflight = True
+        msg.counted = True
+        self.used += 1
+        self.ids[packet_id] = msg
+
+    def pump(self, out: bytearray, max_packet_size: Optional[int]) -> list[Event]:
+        """Send from the front of the queue while the window allows: replays first (they are at
+        the front), in order; a PUBREL replay takes no window slot (MQTT 5.0 §4.9: only PUBLISH
+        consumes quota). Stops at the first PUBLISH that does not fit, so nothing overtakes it.
+        Returns PublishDropped for messages larger than the server's Maximum Packet Size
+        ([MQTT-3.2.2-15]: never send them)."""
+        queue = self.queue
+        events: list[Event] = []
+        version = self.version
+        while queue:
+            msg = queue[0]
+            if msg.state == AWAIT_PUBCOMP:
+                # [MQTT-4.3.3-6]/§4.4: past PUBREC only the PUBREL is ever re-sent.
+                queue.popleft()
+                out += encode_ack(_spec.PUBREL, msg.packet_id)
+                msg.inflight = True
+                continue
+            if self.used >= self.window:
+                break
+            packet_id = msg.packet_id
+            if not packet_id:
+                packet_id = msg.mid
+                if packet_id in self.ids or packet_id in self.pending:
+                    # Only after the counter wrapped past a queued message: take a fresh id;
+                    # the user-visible mid stays the original.
+                    packet_id = self.free_id()
+                    if not packet_id:
+                        break
+            data = encode_publish(
+                msg.topic,
+                msg.payload,
+                msg.qos,
+                msg.retain,
+                msg.dup,
+                packet_id,
+                msg.properties,
+                version,
+            )
+            queue.popleft()
+            if max_packet_size is not None and len(data) > max_packet_size:
+                self._forget(msg)
+                events.append(PublishDropped(msg.token, msg.mid, "packet too large"))
+                continue
+            out += data
+            self.mark_sent(msg, packet_id)
+        return events
+
+    def _forget(self, msg: OutMessage) -> None:
+        if msg.packet_id and self.ids.get(msg.packet_id) is msg:
+            del self.ids[msg.packet_id]
+        if msg.counted:
+            msg.counted = False
+            self.used -= 1
+        msg.inflight = False
+        self.unfinished -= 1
+
+    # --- acknowledgements (MQTT §4.3.2, §4.3.3) -----------------------------------------------
+    def _inflight(self, packet_id: int, state: int, what: str) -> Optional[OutMessage]:
+        msg = self.ids.get(packet_id)
+        if msg is None or not msg.inflight or msg.state != state:
+            logger.warning("%s for packet id %d that is not awaiting it: ignored", what, packet_id)
+            return None
+        return msg
+
+    def puback(self, packet: Puback) -> Optional[PublishCompleted]:
+        """QoS 1 done (any reason code; >= 0x80 means failed, never re-sent [MQTT-4.4.0-2])."""
+        msg = self._inflight(packet.packet_id, AWAIT_PUBACK, "PUBACK")
+        if msg is None:
+            return None
+        self._forget(msg)
+        return PublishCompleted(msg.token, msg.mid, 1, packet.reason_code, packet.properties)
+
+    def pubrec(self, packet: Pubrec, out: Optional[bytearray]) -> Optional[PublishCompleted]:
+        """QoS 2 first ack: < 0x80 → PUBREL, await PUBCOMP (the slot stays taken until PUBCOMP);
+        >= 0x80 → failed and done, no PUBREL (MQTT 5.0 §4.3.3, §4.9). Unknown id → PUBREL
+        (5.0: 0x92 Packet Identifier not found) so the server can finish its side. ``out`` is
+        None when nothing may be sent any more: then only a failure PUBREC is acted on."""
+        packet_id = packet.packet_id
+        msg = self.ids.get(packet_id)
+        if msg is not None and msg.inflight and msg.state == AWAIT_PUBREC:
+            if packet.reason_code >= 0x80:
+                self._forget(msg)
+                return PublishCompleted(
+                    msg.token, msg.mid, 2, packet.reason_code, packet.properties
+                )
+            if out is not None:
+                msg.state = AWAIT_PUBCOMP
+                out += encode_ack(_spec.PUBREL, packet_id)
+            return None
+        if out is None:
+            return None
+        if msg is not None and msg.inflight and msg.state == AWAIT_PUBCOMP:
+            # A repeated PUBREC: answer it again; the PUBCOMP ends the flow once.
+            out += encode_ack(_spec.PUBREL, packet_id)
+            return None
+        if msg is not None:
+            logger.warning("PUBREC for packet id %d in state %d: ignored", packet_id, msg.state)
+            return None
+        logger.warning("PUBREC for unknown packet id %d: answering PUBREL", packet_id)
+        out += encode(Pubrel(packet_id, 0x92), self.version)
+        return None
+
+    def pubcomp(self, packet: Pubcomp) -> Optional[PublishCompleted]:
+        """QoS 2 done. A PUBCOMP answering a replayed PUBREL frees no window slot (the PUBREL
+        took none)."""
+        msg = self._inflight(packet.packet_id, AWAIT_PUBCOMP, "PUBCOMP")
+        if msg is None:
+            return None
+        self._forget(msg)
+        return PublishCompleted(msg.token, msg.mid, 2, packet.reason_code, packet.properties)
+
+    # --- connections --------------------------------------------------------------------------
+    def connection_opened(self, max_inflight: int, version: int) -> None:
+        """A new connection: the quota starts afresh (MQTT 5.0 §4.9) until CONNACK tells the
+        server's Receive Maximum."""
+        self.version = version
+        self.max_inflight = max_inflight
+        self.set_receive_maximum(MAX_PACKET_ID)
+
+    def set_receive_maximum(self, receive_maximum: int) -> None:
+        """Window = min(max_inflight (0 = unlimited), server Receive Maximum) [MQTT-3.3.4-7]."""
+        limit = self.max_inflight
+        self.window = min(limit, receive_maximum) if limit > 0 else receive_maximum
+
+    def connection_lost(self) -> None:
+        """Put every message in flight back at the front of the queue, in acceptance order,
+        keeping its packet id and state so the next connection replays it; forget pending
+        SUBSCRIBE/UNSUBSCRIBE (their acks can no longer come)."""
+        inflight = [msg for msg in self.ids.values() if msg.inflight]
+        inflight.sort(key=_by_seq, reverse=True)
+        for msg in inflight:
+            msg.inflight = False
+            msg.counted = False
+        self.queue.extendleft(reversed(inflight))
+        self.used = 0
+        self.pending.clear()
+
+    def inflight_messages(self) -> int:
+        """Messages sent on this connection and awaiting an ack (including PUBREL replays)."""
+        return sum(1 for msg in self.ids.values() if msg.inflight)
+
+
+def _by_seq(msg: OutMessage) -> int:
+    return msg.seq

@@ -1,0 +1,656 @@
+"""The MQTT session state machine: sans-I/O, one per client, alive across connections.
+
+The session owns: the protocol version and the CONNECT it sends, packet-id allocation, both QoS
+1/2 flows, the in-flight window, the queue of messages waiting for the window or for a
+connection, incoming QoS 2 state, (5.0) inbound topic aliases and the server's CONNACK limits,
+keepalive deadlines, and the outgoing byte buffer. It never touches sockets, threads, the clock or
+user callbacks: the engine feeds it bytes and ``now`` (a ``time.monotonic()`` value), sends what
+``out`` holds, and dispatches the events it returns. The session wires the parts together and
+owns the connection lifecycle; the parts live in ``outbox.py`` (outgoing QoS 1/2, ids, window,
+replay), ``inbound.py`` (incoming flows, aliases), ``keepalive.py`` (timers) and ``limits.py``
+(CONNACK).
+
+The engine holds its one lock around every call; the session is not thread-safe on its own.
+
+Deliberate choices (paho parity, see docs/migration-from-paho.rst):
+
+- Every ``publish`` consumes a mid, QoS 0 included, so packet ids on the wire match paho's.
+- After every successful CONNACK, messages that were in flight are re-sent (PUBLISH with DUP=1,
+  or PUBREL past PUBREC) whether or not Session Present is set. With Session Present 0 the broker
+  treats them as new messages, which makes delivery at-least-once for them (a QoS 2 message whose
+  PUBLISH reached the old session may arrive twice). Incoming QoS 2 state is dropped on Session
+  Present 0 (MQTT 5.0 [MQTT-3.2.2-5]).
+- Messages may be sent before CONNACK (paho does; v3 §3.1.4, v5 §3.1.4).
+- Incoming QoS 2 uses "Method A" (v3 §4.3.3 Figure 4.3): the message is stored on PUBLISH and
+  delivered on PUBREL, as paho does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Optional
+
+from mqttclient import _spec
+from mqttclient._core.codec import Decoder, encode, encode_publish
+from mqttclient._core.events import (
+    ConnectionAccepted,
+    ConnectionRefused,
+    Event,
+    KeepaliveTimeout,
+    ProtocolViolation,
+    PublishCompleted,
+    PublishDropped,
+    ServerDisconnected,
+    Subscribed,
+    Unsubscribed,
+)
+from mqttclient._core.inbound import Inbound
+from mqttclient._core.keepalive import AWAIT_CONNACK, Keepalive
+from mqttclient._core.limits import DEFAULT_LIMITS, ServerLimits, connack_refusal, server_limits
+from mqttclient._core.outbox import Outbox
+from mqttclient._core.packets import (
+    Auth,
+    Connack,
+    Connect,
+    Disconnect,
+    Packet,
+    Pingreq,
+    Pingresp,
+    Props,
+    Puback,
+    Pubcomp,
+    Publish,
+    Pubrec,
+    Pubrel,
+    Suback,
+    Subscribe,
+    Subscription,
+    Unsuback,
+    Unsubscribe,
+    Will,
+    get_prop,
+)
+from mqttclient.errors import (
+    InvalidStateError,
+    PayloadTooLargeError,
+    ProtocolError,
+    QueueFullError,
+    RemoteProtocolError,
+)
+
+__all__ = ["FIRST_ONLY", "ServerLimits", "Session", "SessionConfig", "SessionState"]
+
+logger = logging.getLogger(__name__)
+
+#: paho's MQTT_CLEAN_START_FIRST_ONLY: clean start only until the first successful CONNACK.
+FIRST_ONLY = 3
+
+
+@dataclass
+class SessionConfig:
+    """What the session needs to know to connect. The façade builds it; fields may be changed
+    between connections (never during one) by the engine, e.g. ``protocol_version`` on the 3.1.1
+    → 3.1 downgrade. The session itself stores an Assigned Client Identifier into ``client_id``.
+    """
+
+    client_id: str = ""
+    protocol_version: int = 4
+    # 3.x: the Clean Session flag used on every connect (truthiness). 5.0: True, False or 3
+    # (FIRST_ONLY: clean only until the first successful CONNACK since reset_first_connect()).
+    clean_start: Any = True
+    keepalive_s: int = 60
+    username: Optional[str] = None
+    password: Optional[bytes] = None
+    will: Optional[Will] = None
+    connect_properties: Props = ()
+    bridge: bool = False
+    # 0 = unlimited. The window is the lower of this and (5.0) the server's Receive Maximum.
+    max_inflight: int = 20
+    # How long to wait for CONNACK after CONNECT before giving up; <= 0 waits forever.
+    connack_timeout_s: float = 30.0
+
+
+class SessionState:
+    """Lifecycle of the current connection as the session sees it."""
+
+    DISCONNECTED = 0  # no connection
+    CONNECTING = 1  # CONNECT queued, waiting for CONNACK
+    CONNECTED = 2  # CONNACK 0 received
+    DISCONNECTING = 3  # our DISCONNECT queued; nothing more may be queued
+    CLOSING = 4  # a protocol error, refusal or timeout: flush and close, read nothing more
+
+
+DISCONNECTED = SessionState.DISCONNECTED
+CONNECTING = SessionState.CONNECTING
+CONNECTED = SessionState.CONNECTED
+DISCONNECTING = SessionState.DISCONNECTING
+CLOSING = SessionState.CLOSING
+_OPEN = (CONNECTING, CONNECTED)  # states in which packets may be queued
+_IDLE = (DISCONNECTED, CLOSING)  # states in which received bytes are ignored
+
+
+_Handler = Callable[["Session", Any, "list[Event]", float], None]
+
+
+class Session:
+    """See the module docstring. All ``now`` arguments are monotonic seconds; every method is
+    called by the engine with its lock held."""
+
+    out: bytearray  # bytes to send, in order; the engine sends from the front and calls sent()
+
+    _HANDLERS: ClassVar[dict[type, _Handler]]
+
+    __slots__ = (
+        "_auth_method",
+        "_connacked",
+        "_decoder",
+        "_first_done",
+        "_inbound",
+        "_ka",
+        "_max_out",
+        "_out_base",
+        "_outbox",
+        "_q0",
+        "_state",
+        "_version",
+        "config",
+        "out",
+        "server_limits",
+    )
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.config = config
+        self.out = bytearray()
+        self.server_limits = DEFAULT_LIMITS
+        self._state = DISCONNECTED
+        self._version = config.protocol_version
+        self._decoder = Decoder(self._version)
+        self._outbox = Outbox(config.max_inflight, self._version)
+        self._ka = Keepalive()
+        self._connacked = False
+        self._first_done = False  # a CONNACK 0 arrived since reset_first_connect()
+        self._auth_method: Optional[str] = None
+        self._max_out: Optional[int] = None  # server's Maximum Packet Size
+        # QoS 0 PUBLISHes in ``out``: (end offset counted from _out_base, token, mid).
+        self._q0: deque[tuple[int, Any, int]] = deque()
+        self._out_base = 0  # bytes removed from the front of ``out`` so far
+        self._inbound = Inbound(self.out)
+
+    # --- connection lifecycle -----------------------------------------------------------------
+    def reset_first_connect(self) -> None:
+        """The user called ``connect()``: with clean start FIRST_ONLY the next CONNECT is clean
+        again, until a CONNACK 0 arrives."""
+        self._first_done = False
+
+    def connection_opened(self, now: float) -> None:
+        """A transport is up: reset per-connection state (decoder, aliases, quota, out buffer)
+        and queue CONNECT. State becomes CONNECTING.
+
+        Raises:
+            InvalidStateError: the state is not DISCONNECTED (call ``connection_lost`` first).
+        """
+        if self._state != DISCONNECTED:
+            raise InvalidStateError("connection_opened() while a connection is open")
+        cfg = self.config
+        version = self._version = cfg.protocol_version
+        v5 = version == 5
+        props = cfg.connect_properties if v5 else ()
+        # Our Maximum Packet Size binds the server (§3.1.2.11.4): larger packets are 0x95.
+        self._decoder = Decoder(version, get_prop(props, _spec.MAXIMUM_PACKET_SIZE))
+        self._inbound.connection_opened(version, props)
+        self._auth_method = get_prop(props, _spec.AUTHENTICATION_METHOD)
+        self.out.clear()
+        self._q0.clear()
+        self._out_base = 0
+        self._outbox.connection_opened(cfg.max_inflight, version)
+        self.server_limits = DEFAULT_LIMITS
+        self._max_out = None
+        clean = cfg.clean_start
+        if clean == FIRST_ONLY and v5:
+            clean = not self._first_done
+        connect = Connect(
+            cfg.client_id,
+            version,
+            bool(clean),
+            cfg.keepalive_s,
+            cfg.username,
+            cfg.password,
+            cfg.will,
+            props,
+            cfg.bridge,
+        )
+        self.out += encode(connect, version)
+        self._state = CONNECTING
+        self._connacked = False
+        self._ka.start(now, cfg.connack_timeout_s)
+        self._ka.interval = cfg.keepalive_s
+
+    def connection_lost(self, now: float) -> list[Event]:
+        """The transport is gone. In-flight messages go back to the front of the queue in their
+        original order (to be re-sent after the next CONNACK: PUBLISH with DUP=1, or PUBREL);
+        QoS 0 messages not fully written are dropped (PublishDropped); SUBSCRIBE/UNSUBSCRIBE in
+        flight are forgotten. State becomes DISCONNECTED. Calling it again is harmless."""
+        if self._state == DISCONNECTED:
+            return []
+        events: list[Event] = [
+            PublishDropped(token, mid, "connection lost") for _, token, mid in self._q0
+        ]
+        self._q0.clear()
+        self.out.clear()
+        self._out_base = 0
+        self._outbox.connection_lost()
+        self._state = DISCONNECTED
+        self._inbound.replies = False
+        self._connacked = False
+        self._ka.stop()
+        return events
+
+    def receive(self, data: bytes, now: float) -> list[Event]:
+        """Feed bytes read from the transport; returns the events they caused, in order.
+        Ignored unless a connection is open and not CLOSING."""
+        state = self._state
+        if state in _IDLE:
+            return []
+        events: list[Event] = []
+        out = self.out
+        queued = len(out)
+        ka = self._ka
+        try:
+            packets = self._decoder.feed(data)
+            if packets:
+                ka.last_recv = now
+                ka.ping_at = None  # any packet answers an outstanding PINGREQ
+                if logger.isEnabledFor(logging.DEBUG):
+                    for packet in packets:
+                        logger.debug("received %s", _describe(packet))
+                handlers = self._HANDLERS
+                on_publish = self._inbound.publish
+                for packet in packets:
+                    if not self._connacked:
+                        self._before_connack(packet, events, now)
+                    elif type(packet) is Publish:
+                        on_publish(packet, events)
+                    else:
+                        handlers.get(type(packet), Session._unexpected)(self, packet, events, now)
+                    if self._state == CLOSING:
+                        break
+        except ProtocolError as exc:
+            self._violation(exc, events)
+        if self._outbox.queue and self._state == CONNECTED:
+            events += self._outbox.pump(out, self._max_out)
+        if len(out) != queued:
+            ka.last_send = now
+        return events
+
+    def sent(self, count: int, now: float) -> list[Event]:
+        """``count`` bytes from the front of ``out`` were written; drop them and return
+        PublishCompleted for every QoS 0 message now fully written."""
+        out = self.out
+        if count >= len(out):
+            count = len(out)
+            out.clear()
+        else:
+            del out[:count]
+        base = self._out_base = self._out_base + count
+        q0 = self._q0
+        if not q0 or q0[0][0] > base:
+            return []
+        events: list[Event] = []
+        while q0 and q0[0][0] <= base:
+            _, token, mid = q0.popleft()
+            events.append(PublishCompleted(token, mid, 0))
+        return events
+
+    def next_deadline(self) -> Optional[float]:
+        """The monotonic time by which ``tick`` must be called (PINGREQ due, unanswered
+        PINGREQ, or CONNACK timeout), or None when no timer runs."""
+        return self._ka.deadline()
+
+    def tick(self, now: float) -> list[Event]:
+        """Run timers: queue PINGREQ when due; return KeepaliveTimeout (state CLOSING) when the
+        link is dead or CONNACK is overdue. Does nothing before ``next_deadline()``."""
+        ka = self._ka
+        deadline = ka.deadline()
+        if deadline is None or now < deadline:
+            return []
+        if ka.phase == AWAIT_CONNACK:
+            # v3 §3.2 / v5 §3.2: no CONNACK within a reasonable time → close.
+            self._close()
+            return [KeepaliveTimeout(now - ka.connect_at, "connack")]
+        if ka.ping_at is not None:
+            # §3.1.2.10: no answer to PINGREQ within a reasonable time → close.
+            waited = now - ka.last_recv
+            self._close()
+            return [KeepaliveTimeout(waited)]
+        self.out += encode(Pingreq(), self._version)
+        ka.ping_at = ka.last_send = now
+        return []
+
+    # --- user operations ----------------------------------------------------------------------
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: Props,
+        token: Any,
+        now: float,
+    ) -> int:
+        """Accept an application message; return its mid. Arguments are already validated.
+
+        Every call consumes a mid from the counter shared with SUBSCRIBE/UNSUBSCRIBE (QoS 0 too,
+        as paho does). QoS 0 is written at once when a connection is open (CONNECTING or
+        CONNECTED) and dropped otherwise (no event: the façade reports MQTT_ERR_NO_CONN). QoS 1/2
+        go out at once when CONNECTED or CONNECTING, nothing is queued ahead and the window has
+        room; otherwise they wait in order (also while DISCONNECTING/CLOSING: for the next
+        connection).
+
+        Raises:
+            PayloadTooLargeError: the PUBLISH would exceed the server's Maximum Packet Size
+                ([MQTT-3.2.2-15]); the message is not accepted and no mid is consumed.
+        """
+        outbox = self._outbox
+        state = self._state
+        if qos == 0:
+            if state not in _OPEN:
+                return outbox.next_mid()
+            data = encode_publish(topic, payload, 0, retain, False, 0, properties, self._version)
+            limit = self._max_out
+            if limit is not None and len(data) > limit:
+                raise _too_large(len(data), limit)
+            mid = outbox.next_mid()
+            out = self.out
+            out += data
+            self._q0.append((self._out_base + len(out), token, mid))
+            self._ka.last_send = now
+            return mid
+        previous = outbox.last_mid
+        mid = outbox.next_mid()
+        send = state in _OPEN and outbox.can_send_now(mid)
+        limit = self._max_out
+        data = b""
+        if send or limit is not None:
+            try:
+                data = encode_publish(
+                    topic, payload, qos, retain, False, mid, properties, self._version
+                )
+                if limit is not None and len(data) > limit:
+                    raise _too_large(len(data), limit)
+            except Exception:
+                outbox.last_mid = previous  # not accepted: the mid is not consumed
+                raise
+        msg = outbox.new_message(topic, payload, qos, retain, properties, token, mid)
+        if send:
+            self.out += data
+            outbox.mark_sent(msg, mid)
+            self._ka.last_send = now
+            return mid
+        outbox.queue.append(msg)
+        return mid
+
+    def subscribe(
+        self, subscriptions: tuple[Subscription, ...], properties: Props, now: float
+    ) -> int:
+        """Queue SUBSCRIBE; return its mid (also its packet id).
+
+        Raises:
+            InvalidStateError: not CONNECTING or CONNECTED (the façade reports NO_CONN).
+            QueueFullError: all 65,535 packet ids are in use.
+        """
+        mid = self._request_id("subscribe")
+        self.out += encode(Subscribe(mid, subscriptions, properties), self._version)
+        self._outbox.pending[mid] = (_spec.SUBSCRIBE, len(subscriptions))
+        self._ka.last_send = now
+        return mid
+
+    def unsubscribe(self, topic_filters: tuple[str, ...], properties: Props, now: float) -> int:
+        """Queue UNSUBSCRIBE; return its mid. Raises as ``subscribe``."""
+        mid = self._request_id("unsubscribe")
+        self.out += encode(Unsubscribe(mid, topic_filters, properties), self._version)
+        self._outbox.pending[mid] = (_spec.UNSUBSCRIBE, len(topic_filters))
+        self._ka.last_send = now
+        return mid
+
+    def _request_id(self, what: str) -> int:
+        if self._state not in _OPEN:
+            raise InvalidStateError(f"cannot {what}: not connected")
+        mid = self._outbox.free_id()
+        if not mid:
+            raise QueueFullError(f"cannot {what}: all 65535 packet identifiers are in use")
+        return mid
+
+    def ack(self, packet_id: int, qos: int, now: float) -> None:
+        """Acknowledge a delivered message: PUBACK for QoS 1, PUBCOMP for QoS 2 (the QoS it
+        arrived with decides). Acks go out in call order; the engine calls this in arrival
+        order ([MQTT-4.6.0-2]). An id not delivered on the current connection is ignored (its
+        connection is gone, and the server re-sends it or its PUBREL on the next one)."""
+        if self._inbound.ack(packet_id):
+            self._ka.last_send = now
+
+    def disconnect(self, reason_code: int, properties: Props, now: float) -> None:
+        """Queue DISCONNECT after everything already in ``out`` (3.x: no reason code or
+        properties). State becomes DISCONNECTING; later QoS 0 publishes are dropped and QoS 1/2
+        ones are kept for the next connection. No effect unless CONNECTING or CONNECTED."""
+        if self._state not in _OPEN:
+            return
+        packet = Disconnect(reason_code, properties) if self._version == 5 else Disconnect()
+        self.out += encode(packet, self._version)
+        self._state = DISCONNECTING
+        self._inbound.replies = False  # nothing may follow our DISCONNECT [MQTT-3.14.4-1]
+        self._ka.may_ping = False
+        self._ka.last_send = now
+
+    # --- introspection ------------------------------------------------------------------------
+    @property
+    def state(self) -> int:
+        """A ``SessionState`` value."""
+        return self._state
+
+    def has_unfinished(self) -> bool:
+        """True while any QoS 1/2 message is queued or in flight."""
+        return self._outbox.unfinished > 0
+
+    def unfinished_count(self) -> int:
+        """QoS 1/2 messages queued or in flight (what paho's ``max_queued_messages`` caps)."""
+        return self._outbox.unfinished
+
+    @property
+    def inflight_count(self) -> int:
+        """QoS 1/2 PUBLISHes sent on this connection and not yet acknowledged: the window slots
+        in use (PUBREL replays take none)."""
+        return self._outbox.used
+
+    @property
+    def window(self) -> int:
+        """The in-flight window: min(max_inflight, server Receive Maximum)."""
+        return self._outbox.window
+
+    @property
+    def keepalive_s(self) -> int:
+        """The effective keepalive: the configured one, or (5.0) the Server Keep Alive."""
+        return self._ka.interval if self._connacked else self.config.keepalive_s
+
+    @property
+    def client_id(self) -> str:
+        """The client id used for the next CONNECT (an Assigned Client Identifier once given)."""
+        return self.config.client_id
+
+    # --- incoming packets ---------------------------------------------------------------------
+    def _before_connack(self, packet: Packet, events: list[Event], now: float) -> None:
+        cls = type(packet)
+        if cls is Connack:
+            assert isinstance(packet, Connack)
+            self._on_connack(packet, events, now)
+        elif cls is Auth and self._auth_method is not None:
+            assert isinstance(packet, Auth)
+            self._on_auth(packet, events, now)
+        else:
+            # v3 [MQTT-3.2.0-1] / v5 [MQTT-3.2.0-1]: the server's first packet is CONNACK.
+            raise RemoteProtocolError(f"protocol error: {_name(packet)} before CONNACK")
+
+    def _on_connack(self, packet: Connack, events: list[Event], now: float) -> None:
+        if self._connacked:
+            raise RemoteProtocolError("protocol error: second CONNACK [MQTT-3.2.0-2]")
+        refusal = connack_refusal(packet, self._version)
+        if refusal:
+            self._close()
+            events.append(ConnectionRefused(packet, refusal))
+            return
+        self._connacked = True  # from here a violation is answered with DISCONNECT (5.0)
+        cfg = self.config
+        interval = cfg.keepalive_s
+        if self._version == 5:
+            limits = self.server_limits = server_limits(packet.properties, self._auth_method)
+            self._max_out = limits.maximum_packet_size
+            self._outbox.set_receive_maximum(limits.receive_maximum)  # [MQTT-3.3.4-7], §4.9
+            if limits.server_keep_alive is not None:
+                interval = limits.server_keep_alive  # [MQTT-3.2.2-21]: it replaces ours
+            assigned = get_prop(packet.properties, _spec.ASSIGNED_CLIENT_IDENTIFIER)
+            if assigned is not None:
+                cfg.client_id = assigned  # [MQTT-3.2.2-16]: reuse it on reconnect
+        self._first_done = True
+        if not packet.session_present:
+            self._inbound.session_lost()
+        self._ka.connected(now, interval)
+        events.append(ConnectionAccepted(packet))
+        if self._state == CONNECTING:  # not if disconnect() was called meanwhile
+            self._state = CONNECTED
+            self._inbound.replies = True
+            # Replay (in order, within the window) before new messages, whatever Session
+            # Present says (paho parity, module docstring); [MQTT-4.4.0-1], [MQTT-4.6.0-1].
+            events += self._outbox.pump(self.out, self._max_out)
+
+    def _on_auth(self, packet: Auth, events: list[Event], now: float) -> None:
+        """Enhanced authentication hook (MQTT 5.0 §4.12), a later issue. Without an
+        Authentication Method in CONNECT an AUTH is a Protocol Error [MQTT-4.12.0-6]. With one,
+        the exchange belongs here: answer AUTH 0x18 with the next Authentication Data from a
+        user-supplied authenticator, check the Method [MQTT-4.12.0-5], re-authentication with
+        0x19, and hold application packets until CONNACK [MQTT-3.1.2-30]. For now the packet is
+        logged and ignored, so the CONNACK timeout ends a stalled exchange."""
+        if self._auth_method is None:
+            raise RemoteProtocolError("protocol error: AUTH without Authentication Method")
+        logger.warning(
+            "AUTH 0x%02X ignored: enhanced authentication not supported yet", packet.reason_code
+        )
+
+    def _on_pubrel(self, packet: Pubrel, events: list[Event], now: float) -> None:
+        self._inbound.pubrel(packet.packet_id, events)
+
+    def _on_puback(self, packet: Puback, events: list[Event], now: float) -> None:
+        done = self._outbox.puback(packet)
+        if done is not None:
+            events.append(done)
+
+    def _on_pubrec(self, packet: Pubrec, events: list[Event], now: float) -> None:
+        # After our DISCONNECT no PUBREL may be sent [MQTT-3.14.4-1]; the flow then resumes on
+        # the next connection (the message is replayed as PUBLISH with DUP=1).
+        done = self._outbox.pubrec(packet, self.out if self._state == CONNECTED else None)
+        if done is not None:
+            events.append(done)
+
+    def _on_pubcomp(self, packet: Pubcomp, events: list[Event], now: float) -> None:
+        done = self._outbox.pubcomp(packet)
+        if done is not None:
+            events.append(done)
+
+    def _on_suback(self, packet: Suback, events: list[Event], now: float) -> None:
+        count = self._pending_request(packet.packet_id, _spec.SUBSCRIBE, "SUBACK")
+        if count is None:
+            return
+        if len(packet.reason_codes) != count:
+            # [MQTT-3.9.3-1]: one code per filter, in order.
+            raise RemoteProtocolError(
+                f"protocol error: SUBACK has {len(packet.reason_codes)} codes for {count} filters"
+            )
+        events.append(Subscribed(packet.packet_id, packet.reason_codes, packet.properties))
+
+    def _on_unsuback(self, packet: Unsuback, events: list[Event], now: float) -> None:
+        count = self._pending_request(packet.packet_id, _spec.UNSUBSCRIBE, "UNSUBACK")
+        if count is None:
+            return
+        if self._version == 5 and len(packet.reason_codes) != count:
+            # [MQTT-3.11.3-1]: one code per filter, in order (5.0 only; 3.x has none).
+            raise RemoteProtocolError(
+                f"protocol error: UNSUBACK has {len(packet.reason_codes)} codes for {count} filters"
+            )
+        events.append(Unsubscribed(packet.packet_id, packet.reason_codes, packet.properties))
+
+    def _pending_request(self, packet_id: int, kind: int, what: str) -> Optional[int]:
+        entry = self._outbox.pending.get(packet_id)
+        if entry is None or entry[0] != kind:
+            logger.warning("%s for unknown packet id %d: ignored", what, packet_id)
+            return None
+        del self._outbox.pending[packet_id]
+        return entry[1]
+
+    def _on_pingresp(self, packet: Pingresp, events: list[Event], now: float) -> None:
+        pass  # receive() already cleared the outstanding ping: any packet answers it
+
+    def _on_disconnect(self, packet: Disconnect, events: list[Event], now: float) -> None:
+        if self._version != 5:
+            # v3 [MQTT-4.8.0-1]: DISCONNECT is client-to-server only.
+            raise RemoteProtocolError("protocol error: DISCONNECT from the server under MQTT 3.x")
+        self._close()
+        events.append(ServerDisconnected(packet.reason_code, packet.properties))
+
+    def _on_auth_packet(self, packet: Auth, events: list[Event], now: float) -> None:
+        self._on_auth(packet, events, now)  # re-authentication (5.0 §4.12.1), same hook
+
+    def _unexpected(self, packet: Packet, events: list[Event], now: float) -> None:
+        # CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ travel client → server only (rules §1.1).
+        raise RemoteProtocolError(f"protocol error: {_name(packet)} sent by the server")
+
+    # --- errors -------------------------------------------------------------------------------
+    def _violation(self, error: ProtocolError, events: list[Event]) -> None:
+        """MQTT 5.0 §4.13: DISCONNECT with the most specific reason code, then close; 3.x
+        [MQTT-4.8.0-1]: just close. Before CONNACK nothing is sent."""
+        logger.warning("protocol violation by the server: %s (0x%02X)", error, error.reason_code)
+        if self._version == 5 and self._connacked and self._state != DISCONNECTING:
+            self.out += encode(Disconnect(error.reason_code), 5)
+        self._close()
+        events.append(ProtocolViolation(error))
+
+    def _close(self) -> None:
+        self._state = CLOSING
+        self._inbound.replies = False
+        self._ka.stop()
+
+
+Session._HANDLERS = {
+    Connack: Session._on_connack,
+    Puback: Session._on_puback,
+    Pubrec: Session._on_pubrec,
+    Pubrel: Session._on_pubrel,
+    Pubcomp: Session._on_pubcomp,
+    Suback: Session._on_suback,
+    Unsuback: Session._on_unsuback,
+    Pingresp: Session._on_pingresp,
+    Disconnect: Session._on_disconnect,
+    Auth: Session._on_auth_packet,
+}
+
+
+def _too_large(size: int, limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"PUBLISH of {size} bytes exceeds the server's Maximum Packet Size of {limit} bytes"
+    )
+
+
+def _describe(packet: Packet) -> str:
+    """A DEBUG line for ``packet``: no payloads, no authentication data."""
+    if type(packet) is Publish:
+        assert isinstance(packet, Publish)
+        return (
+            f"PUBLISH topic={packet.topic!r} qos={packet.qos} retain={packet.retain} "
+            f"dup={packet.dup} id={packet.packet_id} ({len(packet.payload)} bytes)"
+        )
+    if isinstance(packet, (Connack, Auth)):
+        return f"{_name(packet)} code=0x{packet.reason_code:02X}"
+    return repr(packet)
+
+
+def _name(packet: Packet) -> str:
+    return type(packet).__name__.upper()

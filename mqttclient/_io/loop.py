@@ -1,0 +1,510 @@
+"""The engine: owns the transport, the session, the one lock, the wake-up socket and the thread.
+
+Rules it keeps (docs/architecture.rst):
+
+* One lock (``Engine.lock``) guards the session and the transport. It is never held while user
+  code runs or while blocking I/O happens; reads and writes under it are non-blocking.
+* Events are collected under the lock and handed to the sink (the façade) after releasing it, on
+  the thread that runs the loop. Every callback may call back into the client.
+* The thread running the loop (``loop_forever``, ``loop_start``'s thread, or a user calling
+  ``loop()``) reads and writes. Other threads append to the session's out buffer and wake it
+  through a socketpair, once per batch. When no thread runs the loop, callers write directly
+  (non-blocking), as paho-mqtt does, so scripts that never start a loop still send.
+* Sleeping is exact: the selector waits until the session's next deadline, never polls.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import select
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Protocol
+
+from mqttclient._core import events as ev
+from mqttclient._core.packets import Props
+from mqttclient._core.session import Session, SessionState
+from mqttclient._io.transport import ConnectParams, Transport, open_transport
+from mqttclient.enums import MQTTErrorCode
+from mqttclient.errors import ConnectionClosedError
+
+__all__ = [
+    "ConnState",
+    "ConnectionClosed",
+    "Engine",
+    "EngineEvent",
+    "ReconnectPolicy",
+    "Sink",
+    "SocketClosed",
+    "SocketOpened",
+    "SocketWantWrite",
+]
+
+log = logging.getLogger(__name__)
+
+_READ_SIZE = 256 * 1024
+# How long a graceful close waits for the broker to close its side after our DISCONNECT.
+_DRAIN_TIMEOUT_S = 2.0
+
+
+class ConnState(enum.Enum):
+    """The connection lifecycle as the user drives it (paho's ``_ConnectionState``)."""
+
+    NEW = 0
+    CONNECT_ASYNC = 1
+    CONNECTING = 2
+    CONNECTED = 3
+    CONNECTION_LOST = 4
+    DISCONNECTING = 5
+    DISCONNECTED = 6
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """Exponential backoff between reconnect attempts: ``min_delay_s`` doubling up to
+    ``max_delay_s``; ``jitter`` (0..1) randomises each wait by up to that fraction."""
+
+    min_delay_s: float = 1.0
+    max_delay_s: float = 120.0
+    jitter: float = 0.0
+
+    def delay(self, attempt: int) -> float:
+        base = min(self.max_delay_s, self.min_delay_s * (2 ** min(attempt, 30)))
+        if self.jitter:
+            base *= 1.0 - self.jitter * random.random()
+        return base
+
+
+@dataclass
+class SocketOpened:
+    sock: Any
+
+
+@dataclass
+class SocketClosed:
+    sock: Any
+
+
+@dataclass
+class SocketWantWrite:
+    """The out buffer went from empty to non-empty (``want``) or back (paho's
+    on_socket_register_write / on_socket_unregister_write)."""
+
+    sock: Any
+    want: bool
+
+
+@dataclass
+class ConnectionClosed:
+    """The connection ended. ``rc`` is paho's error code for it (SUCCESS after our DISCONNECT,
+    CONN_LOST, KEEPALIVE, CONN_REFUSED, PROTOCOL); ``reason_code``/``properties`` are the
+    MQTT 5 reason (from the server's DISCONNECT when ``from_server``)."""
+
+    rc: MQTTErrorCode
+    reason_code: Optional[int] = None
+    properties: Props = ()
+    from_server: bool = False
+    error: Optional[BaseException] = None
+
+
+EngineEvent = Any  # a session event or one of the dataclasses above
+
+
+class Sink(Protocol):
+    """The façade side: receives events on the loop thread without the lock held."""
+
+    def dispatch(self, events: Sequence[EngineEvent]) -> None: ...
+
+    def pre_connect(self) -> None: ...
+
+    def acks_after_delivery(self) -> bool: ...
+
+
+class Engine:
+    """Drives one client's connections. See the module docstring for the threading rules."""
+
+    def __init__(self, session: Session, sink: Sink) -> None:
+        self.lock = threading.Lock()
+        self.session = session
+        self.sink = sink
+        self.transport: Optional[Transport] = None
+        self.state = ConnState.NEW
+        self.params: Optional[ConnectParams] = None
+        self.policy = ReconnectPolicy()
+        self.reconnect_on_failure = True
+        self.stop_requested = False
+        self._attempt = 0
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._wake_pending = False
+        # The thread currently running the loop (loop_forever/loop_start); None when the user
+        # drives the loop by hand or not at all.
+        self.loop_thread: Optional[threading.Thread] = None
+        self.thread: Optional[threading.Thread] = None
+        self._want_write_reported = False
+        self._closed = False
+
+    # ------------------------------------------------------------------------------------------
+    # connecting
+
+    def connect_with(self, prepare: Callable[[], ConnectParams]) -> None:
+        """Close any current connection, call the sink's ``pre_connect``, then open a transport
+        with the parameters ``prepare()`` returns and queue CONNECT. Blocks for at most the
+        connect timeout. Raises ``OSError``/``ConnectionFailedError`` subclasses when the
+        transport cannot be opened. Thread: any; no lock held by the caller."""
+        old = self._detach_transport()
+        if old is not None:
+            self._close_transport(old)
+        self.sink.pre_connect()
+        params = prepare()
+        self.params = params
+        self.state = ConnState.CONNECTING
+        transport = open_transport(params)
+        events: list[EngineEvent] = [SocketOpened(transport.socket)]
+        with self.lock:
+            self.transport = transport
+            self._want_write_reported = False
+            self.session.connection_opened(time.monotonic())
+            events += self._flush_locked()
+        self.sink.dispatch(events)
+
+    def _detach_transport(self) -> Optional[Transport]:
+        with self.lock:
+            transport, self.transport = self.transport, None
+            if transport is not None:
+                dropped = self.session.connection_lost(time.monotonic())
+            else:
+                dropped = []
+        if dropped:
+            self.sink.dispatch(dropped)
+        return transport
+
+    def _close_transport(self, transport: Transport) -> None:
+        sock = transport.socket
+        try:
+            transport.close()
+        finally:
+            self.sink.dispatch([SocketClosed(sock)])
+
+    # ------------------------------------------------------------------------------------------
+    # writing
+
+    def _flush_locked(self) -> list[EngineEvent]:
+        """Write what the session has queued, without blocking. Lock held."""
+        transport = self.transport
+        session = self.session
+        if transport is None or not session.out:
+            return []
+        try:
+            sent = transport.send(session.out)
+        except OSError as exc:
+            log.debug("send failed: %s", exc)
+            return []  # the reader notices the broken connection and closes it
+        events: list[EngineEvent] = []
+        if sent:
+            events = session.sent(sent, time.monotonic())
+        want = bool(session.out)
+        if want != self._want_write_reported:
+            self._want_write_reported = want
+            events.append(SocketWantWrite(transport.socket, want))
+        return events
+
+    def kick(self) -> list[EngineEvent]:
+        """Called after a user operation queued bytes. Lock held.
+
+        With a loop thread running, wake it once per batch; with none, write now from the
+        caller's thread (non-blocking).
+        """
+        if self.loop_thread is not None:
+            if not self._wake_pending and threading.current_thread() is not self.loop_thread:
+                self._wake_pending = True
+                try:
+                    self._wake_w.send(b"\0")
+                except (BlockingIOError, OSError):
+                    pass
+            return []
+        return self._flush_locked()
+
+    def wake(self) -> None:
+        """Wake the loop thread out of its wait (e.g. for loop_stop or disconnect)."""
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass
+
+    # ------------------------------------------------------------------------------------------
+    # one iteration
+
+    def run_once(self, timeout: float) -> MQTTErrorCode:
+        """Wait for I/O or the next deadline (at most ``timeout`` s), then read, write and run
+        timers. Returns SUCCESS, NO_CONN (nothing to drive) or the code of a connection that just
+        ended (CONN_LOST, KEEPALIVE, ...). Thread: the loop's."""
+        with self.lock:
+            transport = self.transport
+            if transport is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
+            deadline = self.session.next_deadline()
+            want_write = bool(self.session.out) or transport.wants_write()
+            pending = transport.pending()
+        now = time.monotonic()
+        wait = max(0.0, timeout)
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - now))
+        if pending:
+            wait = 0.0
+        fileno = transport.fileno()
+        try:
+            readable, writable, _ = select.select(
+                [fileno, self._wake_r], [fileno] if want_write else [], [], wait
+            )
+        except (OSError, ValueError) as exc:
+            return self._connection_broken(transport, exc)
+        if self._wake_r in readable:
+            self._drain_wake()
+        return self._service(transport, fileno in readable or pending, bool(writable))
+
+    def _drain_wake(self) -> None:
+        self._wake_pending = False
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def _service(self, transport: Transport, readable: bool, writable: bool) -> MQTTErrorCode:
+        events: list[EngineEvent] = []
+        closing: Optional[ConnectionClosed] = None
+        with self.lock:
+            if self.transport is not transport:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS  # replaced meanwhile (reconnect())
+            session = self.session
+            now = time.monotonic()
+            if readable:
+                closing = self._read_locked(transport, events, now)
+            if closing is None:
+                events += self._flush_locked()
+                deadline = session.next_deadline()
+                if deadline is not None and deadline <= time.monotonic():
+                    events += session.tick(time.monotonic())
+            closing = closing or self._closing_from(events)
+            if closing is None and session.state == SessionState.DISCONNECTING and not session.out:
+                closing = ConnectionClosed(MQTTErrorCode.MQTT_ERR_SUCCESS, 0)
+        return self._deliver(transport, events, closing)
+
+    def _read_locked(
+        self, transport: Transport, events: list[EngineEvent], now: float
+    ) -> Optional[ConnectionClosed]:
+        session = self.session
+        for _ in range(8):
+            try:
+                data = transport.recv(_READ_SIZE)
+            except (OSError, ConnectionClosedError) as exc:
+                return ConnectionClosed(MQTTErrorCode.MQTT_ERR_CONN_LOST, error=exc)
+            if data is None:
+                return None
+            if not data:
+                return ConnectionClosed(
+                    MQTTErrorCode.MQTT_ERR_CONN_LOST, error=ConnectionClosedError("connection closed by the broker")
+                )
+            if session.state == SessionState.CLOSING:
+                continue
+            events += session.receive(data, now)
+            if not transport.pending():
+                return None
+        return None
+
+    @staticmethod
+    def _closing_from(events: list[EngineEvent]) -> Optional[ConnectionClosed]:
+        for event in events:
+            if isinstance(event, ev.ConnectionRefused):
+                return ConnectionClosed(MQTTErrorCode.MQTT_ERR_CONN_REFUSED, event.reason_code)
+            if isinstance(event, ev.ServerDisconnected):
+                return ConnectionClosed(
+                    MQTTErrorCode.MQTT_ERR_CONN_LOST, event.reason_code, event.properties, from_server=True
+                )
+            if isinstance(event, ev.ProtocolViolation):
+                return ConnectionClosed(
+                    MQTTErrorCode.MQTT_ERR_PROTOCOL, event.error.reason_code, error=event.error
+                )
+            if isinstance(event, ev.KeepaliveTimeout):
+                return ConnectionClosed(MQTTErrorCode.MQTT_ERR_KEEPALIVE, 0x8D)
+        return None
+
+    def _deliver(
+        self, transport: Transport, events: list[EngineEvent], closing: Optional[ConnectionClosed]
+    ) -> MQTTErrorCode:
+        """Dispatch events (no lock held), send the acks they call for, close if needed."""
+        if events:
+            for event in events:
+                if isinstance(event, ev.ConnectionAccepted):
+                    self.state = ConnState.CONNECTED
+                    self._attempt = 0
+            self.sink.dispatch(events)
+            acks = [
+                e.publish
+                for e in events
+                if isinstance(e, ev.MessageReceived) and e.publish.qos and self.sink.acks_after_delivery()
+            ]
+            if acks:
+                with self.lock:
+                    if self.transport is transport:
+                        now = time.monotonic()
+                        for publish in acks:
+                            self.session.ack(publish.packet_id, publish.qos, now)
+                        more = self._flush_locked()
+                    else:
+                        more = []
+                if more:
+                    self.sink.dispatch(more)
+        if closing is not None:
+            self._finish_close(transport, closing)
+            return closing.rc if closing.rc != MQTTErrorCode.MQTT_ERR_SUCCESS else MQTTErrorCode.MQTT_ERR_SUCCESS
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def service_once(self, read: bool) -> MQTTErrorCode:
+        """One non-waiting pass for external event loops: read if ``read``, then write and run
+        timers (paho's loop_read / loop_write / loop_misc)."""
+        with self.lock:
+            transport = self.transport
+        if transport is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        return self._service(transport, read, True)
+
+    def flush_before_stop(self) -> None:
+        """Write what is queued before the loop thread stops (loop_stop)."""
+        transport = self.transport
+        if transport is not None:
+            self._flush_blocking(transport, _DRAIN_TIMEOUT_S)
+
+    def send_ack(self, packet_id: int, qos: int) -> None:
+        """Manual acknowledgement (paho's ``ack``). Thread: any."""
+        with self.lock:
+            if self.transport is None:
+                return
+            self.session.ack(packet_id, qos, time.monotonic())
+            events = self.kick()
+        if events:
+            self.sink.dispatch(events)
+
+    # ------------------------------------------------------------------------------------------
+    # closing
+
+    def _connection_broken(self, transport: Transport, exc: BaseException) -> MQTTErrorCode:
+        self._finish_close(transport, ConnectionClosed(MQTTErrorCode.MQTT_ERR_CONN_LOST, error=exc))
+        return MQTTErrorCode.MQTT_ERR_CONN_LOST
+
+    def _finish_close(self, transport: Transport, closing: ConnectionClosed) -> None:
+        graceful = closing.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+        if graceful or closing.rc == MQTTErrorCode.MQTT_ERR_PROTOCOL:
+            self._flush_blocking(transport, _DRAIN_TIMEOUT_S)
+        if graceful:
+            self._drain(transport, _DRAIN_TIMEOUT_S)
+        with self.lock:
+            if self.transport is not transport:
+                return
+            self.transport = None
+            dropped = self.session.connection_lost(time.monotonic())
+            if self.state in (ConnState.DISCONNECTING, ConnState.DISCONNECTED) or graceful:
+                self.state = ConnState.DISCONNECTED
+            else:
+                self.state = ConnState.CONNECTION_LOST
+            self._want_write_reported = False
+        sock = transport.socket
+        transport.close()
+        if closing.error is not None and not graceful:
+            log.warning("connection lost: %s", closing.error)
+        self.sink.dispatch([SocketClosed(sock), *dropped, closing])
+
+    def _flush_blocking(self, transport: Transport, timeout_s: float) -> None:
+        """Write everything queued, waiting for the socket at most ``timeout_s``."""
+        end = time.monotonic() + timeout_s
+        while True:
+            with self.lock:
+                if self.transport is not transport:
+                    return
+                if not self.session.out and not transport.wants_write():
+                    return
+                events = self._flush_locked()
+            if events:
+                self.sink.dispatch(events)
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                select.select([], [transport.fileno()], [], min(remaining, 0.5))
+            except (OSError, ValueError):
+                return
+
+    def _drain(self, transport: Transport, timeout_s: float) -> None:
+        """Half-close and read until the broker closes, so it never sees a reset that would
+        discard our last packets (a close with unread data sends RST)."""
+        try:
+            transport.shutdown_write()
+        except OSError:
+            return
+        end = time.monotonic() + timeout_s
+        while True:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                if not transport.pending():
+                    readable, _, _ = select.select([transport.fileno()], [], [], remaining)
+                    if not readable:
+                        return
+                data = transport.recv(_READ_SIZE)
+            except (OSError, ValueError, ConnectionClosedError):
+                return
+            if data == b"":
+                return
+
+    def disconnect_now(self) -> None:
+        """Flush, half-close and close the connection from the caller's thread (used when no
+        loop thread runs, so that ``disconnect()`` alone delivers everything queued)."""
+        transport = self.transport
+        if transport is not None:
+            self._finish_close(transport, ConnectionClosed(MQTTErrorCode.MQTT_ERR_SUCCESS, 0))
+
+    def close_now(self, rc: MQTTErrorCode = MQTTErrorCode.MQTT_ERR_CONN_LOST) -> None:
+        """Drop the connection at once (no flush)."""
+        transport = self.transport
+        if transport is not None:
+            self._finish_close(transport, ConnectionClosed(rc))
+
+    # ------------------------------------------------------------------------------------------
+    # loop_forever and the thread
+
+    def wait_backoff(self) -> None:
+        """Sleep the reconnect backoff, cut short by ``wake()`` (disconnect/loop_stop)."""
+        delay = self.policy.delay(self._attempt)
+        self._attempt += 1
+        end = time.monotonic() + delay
+        while not self.stop_requested and self.state not in (ConnState.DISCONNECTING, ConnState.DISCONNECTED):
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                readable, _, _ = select.select([self._wake_r], [], [], remaining)
+            except (OSError, ValueError):
+                return
+            if readable:
+                self._drain_wake()
+
+    def shutdown(self) -> None:
+        """Release the wake-up sockets (the client is being discarded)."""
+        if not self._closed:
+            self._closed = True
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def __del__(self) -> None:
+        try:
+            self.shutdown()
+        except Exception:
+            pass

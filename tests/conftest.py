@@ -1,0 +1,162 @@
+"""Shared fixtures: real servers (mosquitto, microsocks, tinyproxy), test certificates and the
+scripted fake broker.
+
+Every process a fixture starts is stopped by it. When a test fails, the logs of the servers it
+used are added to its report (section "<server> log").
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tests.brokers import SERVERS_KEY, Certs, Listener, Microsocks, Mosquitto, Tinyproxy, track
+from tests.fakebroker import FakeBroker
+
+_LOG_TAIL_LINES = 200
+
+
+def _need(binary: str) -> None:
+    if shutil.which(binary) is None:
+        pytest.skip(f"{binary} is not installed (see .ci/run)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed and report.when in ("setup", "call"):
+        for server in item.stash.get(SERVERS_KEY, []):
+            lines = server.log().splitlines()[-_LOG_TAIL_LINES:]
+            report.sections.append(
+                (f"{server.name} log ({server.directory})", "\n".join(lines) or "(empty)")
+            )
+    return report
+
+
+# --- certificates -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """The test PKI (CA, server, client, expired, wrong-host, rogue certs) as PEM files."""
+    return Certs(tmp_path_factory.mktemp("certs"))
+
+
+# --- mosquitto ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _session_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    _need("mosquitto")
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"), listeners=[Listener("tcp")])
+    broker.start()
+    yield broker
+    broker.close()
+
+
+@pytest.fixture
+def mosquitto(request: pytest.FixtureRequest, _session_mosquitto: Mosquitto) -> Mosquitto:
+    """A plain-TCP mosquitto shared by the whole session (``mosquitto.port()``).
+
+    Do not stop or reconfigure it; use ``mosquitto_factory`` for that.
+    """
+    if not _session_mosquitto.running:
+        _session_mosquitto.start()
+    track(request, _session_mosquitto)
+    return _session_mosquitto
+
+
+MosquittoFactory = Callable[..., Mosquitto]
+
+
+@pytest.fixture
+def mosquitto_factory(
+    request: pytest.FixtureRequest, tmp_path: Path, certs: Certs
+) -> Iterator[MosquittoFactory]:
+    """Make private brokers: ``mosquitto_factory(listeners=[Listener("tls")], users=...,
+    extra_config=[...], start=True)``; all are stopped after the test."""
+    _need("mosquitto")
+    made: list[Mosquitto] = []
+
+    def make(listeners: Any = None, *, start: bool = True, **kwargs: Any) -> Mosquitto:
+        kwargs.setdefault("certs", certs)
+        listeners = listeners if listeners is not None else [Listener("tcp")]
+        broker = Mosquitto(tmp_path / f"mosquitto-{len(made)}", listeners=listeners, **kwargs)
+        made.append(broker)
+        track(request, broker)
+        if start:
+            broker.start()
+        return broker
+
+    yield make
+    for broker in made:
+        broker.close()
+
+
+# --- proxies ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def microsocks_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., Microsocks]]:
+    """Start SOCKS5 proxies: ``microsocks_factory(username=None, password=None)``."""
+    _need("microsocks")
+    made: list[Microsocks] = []
+
+    def make(username: str | None = None, password: str | None = None) -> Microsocks:
+        proxy = Microsocks(tmp_path / f"microsocks-{len(made)}", username, password)
+        made.append(proxy)
+        track(request, proxy)
+        proxy.start()
+        return proxy
+
+    yield make
+    for proxy in made:
+        proxy.close()
+
+
+@pytest.fixture
+def microsocks(microsocks_factory: Callable[..., Microsocks]) -> Microsocks:
+    """A SOCKS5 proxy without authentication (``microsocks.port``)."""
+    return microsocks_factory()
+
+
+@pytest.fixture
+def tinyproxy_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., Tinyproxy]]:
+    """Start HTTP CONNECT proxies: ``tinyproxy_factory(connect_ports=[...])`` (empty: all)."""
+    _need("tinyproxy")
+    made: list[Tinyproxy] = []
+
+    def make(connect_ports: Any = ()) -> Tinyproxy:
+        proxy = Tinyproxy(tmp_path / f"tinyproxy-{len(made)}", connect_ports)
+        made.append(proxy)
+        track(request, proxy)
+        proxy.start()
+        return proxy
+
+    yield make
+    for proxy in made:
+        proxy.close()
+
+
+@pytest.fixture
+def tinyproxy(tinyproxy_factory: Callable[..., Tinyproxy]) -> Tinyproxy:
+    """An HTTP CONNECT proxy that allows every port (``tinyproxy.port``)."""
+    return tinyproxy_factory()
+
+
+# --- fake broker --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_broker() -> Iterator[FakeBroker]:
+    """A scripted fake broker on 127.0.0.1 (``fake_broker.port``), closed after the test."""
+    with FakeBroker() as broker:
+        yield broker
