@@ -20,10 +20,10 @@ from mqttclient.matcher import MQTTMatcher
 from mqttclient.message import MQTTMessage, MQTTMessageInfo
 from mqttclient.packettypes import PacketTypes
 from mqttclient.properties import Properties
-from mqttclient.reasoncodes import ReasonCode
+from mqttclient.reasoncodes import ReasonCode, reason_code
 
 if TYPE_CHECKING:
-    from mqttclient.client import Client
+    pass
 
 __all__ = ["CallbackMixin", "ConnectFlags", "DisconnectFlags"]
 
@@ -51,10 +51,6 @@ class DisconnectFlags(NamedTuple):
     """Given to ``on_disconnect`` with callback API VERSION2."""
 
     is_disconnect_packet_from_server: bool
-
-
-def reason_code(packet_type: int, value: int) -> ReasonCode:
-    return ReasonCode(packet_type, identifier=value)
 
 
 def v3_connack_reason(code: int) -> ReasonCode:
@@ -248,7 +244,9 @@ class CallbackMixin:
                 if cb is not None:
                     self._call("on_socket_close", cb, event.sock)
             elif kind is engine_events.SocketWantWrite:
-                cb = self.on_socket_register_write if event.want else self.on_socket_unregister_write
+                cb = (
+                    self.on_socket_register_write if event.want else self.on_socket_unregister_write
+                )
                 if cb is not None:
                     self._call("on_socket_register_write", cb, event.sock)
             # ServerDisconnected, ProtocolViolation and KeepaliveTimeout are reported through
@@ -269,14 +267,22 @@ class CallbackMixin:
                 cb(self, self._userdata)
             except Exception as err:
                 # paho always swallows exceptions from on_connect_fail.
-                self._easy_log(LogLevel.MQTT_LOG_ERR, "Caught exception in on_connect_fail: %s", err)
+                self._easy_log(
+                    LogLevel.MQTT_LOG_ERR, "Caught exception in on_connect_fail: %s", err
+                )
 
     # --- each event -----------------------------------------------------------------------------
     def _deliver(self, publish: Any) -> None:
         v5 = self._protocol == MQTTProtocolVersion.MQTTv5
         props = _properties(PacketTypes.PUBLISH, publish.properties) if v5 else None
         msg = MQTTMessage._received(
-            publish.topic, publish.payload, publish.qos, publish.retain, publish.dup, publish.packet_id, props
+            publish.topic,
+            publish.payload,
+            publish.qos,
+            publish.retain,
+            publish.dup,
+            publish.packet_id,
+            props,
         )
         if self._topic_callback_count:
             with self._callback_lock:
@@ -296,7 +302,11 @@ class CallbackMixin:
             if self._callback_api_version == CallbackAPIVersion.VERSION1:
                 self._call("on_publish", on_publish, event.mid)
             else:
-                packet = PacketTypes.PUBACK if event.qos != 2 or event.reason_code < 0x80 else PacketTypes.PUBREC
+                packet = (
+                    PacketTypes.PUBACK
+                    if event.qos != 2 or event.reason_code < 0x80
+                    else PacketTypes.PUBREC
+                )
                 if event.qos == 2 and event.reason_code < 0x80:
                     packet = PacketTypes.PUBCOMP
                 self._call(
@@ -386,9 +396,7 @@ class CallbackMixin:
             return
         v5 = self._protocol == MQTTProtocolVersion.MQTTv5
         rc = event.rc
-        if event.from_server and event.reason_code is not None:
-            reason = reason_code(PacketTypes.DISCONNECT, event.reason_code)
-        elif event.reason_code is not None and rc == MQTTErrorCode.MQTT_ERR_PROTOCOL:
+        if (event.from_server and event.reason_code is not None) or (event.reason_code is not None and rc == MQTTErrorCode.MQTT_ERR_PROTOCOL):
             reason = reason_code(PacketTypes.DISCONNECT, event.reason_code)
         else:
             reason = disconnect_reason(rc)
@@ -401,5 +409,6 @@ class CallbackMixin:
             else:
                 self._call("on_disconnect", on_disconnect, rc, None)
         else:
-            self._call("on_disconnect", on_disconnect, DisconnectFlags(event.from_server), reason, props)
-
+            self._call(
+                "on_disconnect", on_disconnect, DisconnectFlags(event.from_server), reason, props
+            )

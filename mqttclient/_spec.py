@@ -60,7 +60,9 @@ class PropertySpec(NamedTuple):
     multiple: bool
 
 
-def _spec(identifier: int, name: str, type_: int, packets: tuple[int, ...], multiple: bool = False) -> PropertySpec:
+def _spec(
+    identifier: int, name: str, type_: int, packets: tuple[int, ...], multiple: bool = False
+) -> PropertySpec:
     return PropertySpec(identifier, name, type_, frozenset(packets), multiple)
 
 

@@ -32,8 +32,8 @@ from mqttclient._core import events as ev
 from mqttclient._core.packets import Props, Subscription, Will
 from mqttclient._core.session import Session, SessionConfig, SessionState
 from mqttclient._io.loop import ConnState, Engine, ReconnectPolicy
-from mqttclient._io.transport import ConnectParams, ProxySettings, discover_proxy
 from mqttclient._io.tlsconfig import TLSSettings, build_tls_context
+from mqttclient._io.transport import ConnectParams, ProxySettings, discover_proxy
 from mqttclient._io.websocket import WebSocketSettings
 from mqttclient.enums import (
     CallbackAPIVersion,
@@ -55,7 +55,7 @@ from mqttclient.errors import (
 from mqttclient.matcher import MQTTMatcher, topic_matches_sub, validate_topic_filter
 from mqttclient.message import MQTTMessage, MQTTMessageInfo
 from mqttclient.packettypes import PacketTypes
-from mqttclient.properties import Properties
+from mqttclient.properties import MalformedPacket, Properties
 from mqttclient.reasoncodes import ReasonCode, ReasonCodes
 from mqttclient.subscribeoptions import SubscribeOptions
 
@@ -80,14 +80,129 @@ except ImportError:
     HAVE_DNS = False
 
 __all__ = [
+    "AUTH",
+    "CONNACK",
+    "CONNACK_ACCEPTED",
+    "CONNACK_REFUSED_BAD_USERNAME_PASSWORD",
+    "CONNACK_REFUSED_IDENTIFIER_REJECTED",
+    "CONNACK_REFUSED_NOT_AUTHORIZED",
+    "CONNACK_REFUSED_PROTOCOL_VERSION",
+    "CONNACK_REFUSED_SERVER_UNAVAILABLE",
+    "CONNECT",
+    "CallbackAPIVersion",
+    "CallbackOnConnect",
+    "CallbackOnConnectFail",
+    "CallbackOnConnect_v1",
+    "CallbackOnConnect_v1_mqtt3",
+    "CallbackOnConnect_v1_mqtt5",
+    "CallbackOnConnect_v2",
+    "CallbackOnDisconnect",
+    "CallbackOnDisconnect_v1",
+    "CallbackOnDisconnect_v1_mqtt3",
+    "CallbackOnDisconnect_v1_mqtt5",
+    "CallbackOnDisconnect_v2",
+    "CallbackOnLog",
+    "CallbackOnMessage",
+    "CallbackOnPreConnect",
+    "CallbackOnPublish",
+    "CallbackOnPublish_v1",
+    "CallbackOnPublish_v2",
+    "CallbackOnSocket",
+    "CallbackOnSubscribe",
+    "CallbackOnSubscribe_v1",
+    "CallbackOnSubscribe_v1_mqtt3",
+    "CallbackOnSubscribe_v1_mqtt5",
+    "CallbackOnSubscribe_v2",
+    "CallbackOnUnsubscribe",
+    "CallbackOnUnsubscribe_v1",
+    "CallbackOnUnsubscribe_v1_mqtt3",
+    "CallbackOnUnsubscribe_v1_mqtt5",
+    "CallbackOnUnsubscribe_v2",
+    "CleanStartOption",
     "Client",
+    "ConnackCode",
     "ConnectFlags",
+    "DEFAULT_QUEUE_LIMIT",
+    "DISCONNECT",
     "DisconnectFlags",
+    "EAGAIN",
+    "HAVE_DNS",
+    "HTTPHeader",
+    "LOGGING_LEVEL",
+    "MalformedPacket",
+    "LogLevel",
+    "MQTTErrorCode",
+    "MQTTMatcher",
     "MQTTMessage",
     "MQTTMessageInfo",
+    "MQTTProtocolVersion",
+    "MQTT_BRIDGE",
+    "MQTT_CLEAN_START_FIRST_ONLY",
+    "MQTT_CLIENT",
+    "MQTT_ERR_ACL_DENIED",
+    "MQTT_ERR_AGAIN",
+    "MQTT_ERR_AUTH",
+    "MQTT_ERR_CONN_LOST",
+    "MQTT_ERR_CONN_REFUSED",
+    "MQTT_ERR_ERRNO",
+    "MQTT_ERR_INVAL",
+    "MQTT_ERR_KEEPALIVE",
+    "MQTT_ERR_NOMEM",
+    "MQTT_ERR_NOT_FOUND",
+    "MQTT_ERR_NOT_SUPPORTED",
+    "MQTT_ERR_NO_CONN",
+    "MQTT_ERR_PAYLOAD_SIZE",
+    "MQTT_ERR_PROTOCOL",
+    "MQTT_ERR_QUEUE_SIZE",
+    "MQTT_ERR_SUCCESS",
+    "MQTT_ERR_TLS",
+    "MQTT_ERR_UNKNOWN",
+    "MQTT_LOG_DEBUG",
+    "MQTT_LOG_ERR",
+    "MQTT_LOG_INFO",
+    "MQTT_LOG_NOTICE",
+    "MQTT_LOG_WARNING",
+    "MQTTv31",
+    "MQTTv311",
+    "MQTTv5",
+    "MessageState",
+    "MessageType",
+    "PINGREQ",
+    "PINGRESP",
+    "PUBACK",
+    "PUBCOMP",
+    "PUBLISH",
+    "PUBREC",
+    "PUBREL",
+    "PacketTypes",
+    "PahoClientMode",
+    "PayloadType",
+    "Properties",
+    "ReasonCode",
+    "ReasonCodes",
+    "SUBACK",
+    "SUBSCRIBE",
+    "SubscribeOptions",
+    "UNSUBACK",
+    "UNSUBSCRIBE",
+    "WebSocketHeaders",
     "WebsocketConnectionError",
     "connack_string",
+    "convert_connack_rc_to_reason_code",
+    "convert_disconnect_error_code_to_reason_code",
     "error_string",
+    "mqtt_ms_invalid",
+    "mqtt_ms_publish",
+    "mqtt_ms_queued",
+    "mqtt_ms_resend_pubcomp",
+    "mqtt_ms_resend_pubrel",
+    "mqtt_ms_send_pubrec",
+    "mqtt_ms_wait_for_puback",
+    "mqtt_ms_wait_for_pubcomp",
+    "mqtt_ms_wait_for_pubrec",
+    "mqtt_ms_wait_for_pubrel",
+    "sockpair_data",
+    "time_func",
     "topic_matches_sub",
 ]
 
@@ -167,7 +282,7 @@ MQTTv5 = MQTTProtocolVersion.MQTTv5
 MQTT_CLIENT = PahoClientMode.MQTT_CLIENT
 MQTT_BRIDGE = PahoClientMode.MQTT_BRIDGE
 
-MQTT_CLEAN_START_FIRST_ONLY = 3
+MQTT_CLEAN_START_FIRST_ONLY: Literal[3] = 3
 
 sockpair_data = b"0"
 
@@ -177,13 +292,17 @@ WebSocketHeaders = Union[Callable[[HTTPHeader], HTTPHeader], HTTPHeader]
 CleanStartOption = Union[bool, Literal[3]]
 
 CallbackOnConnect_v1_mqtt3 = Callable[["Client", Any, dict[str, Any], MQTTErrorCode], None]
-CallbackOnConnect_v1_mqtt5 = Callable[["Client", Any, dict[str, Any], ReasonCode, Optional[Properties]], None]
+CallbackOnConnect_v1_mqtt5 = Callable[
+    ["Client", Any, dict[str, Any], ReasonCode, Optional[Properties]], None
+]
 CallbackOnConnect_v1 = Union[CallbackOnConnect_v1_mqtt5, CallbackOnConnect_v1_mqtt3]
 CallbackOnConnect_v2 = Callable[["Client", Any, ConnectFlags, ReasonCode, Properties], None]
 CallbackOnConnect = Union[CallbackOnConnect_v1, CallbackOnConnect_v2]
 CallbackOnConnectFail = Callable[["Client", Any], None]
 CallbackOnDisconnect_v1_mqtt3 = Callable[["Client", Any, MQTTErrorCode], None]
-CallbackOnDisconnect_v1_mqtt5 = Callable[["Client", Any, Union[ReasonCode, int, None], Optional[Properties]], None]
+CallbackOnDisconnect_v1_mqtt5 = Callable[
+    ["Client", Any, Union[ReasonCode, int, None], Optional[Properties]], None
+]
 CallbackOnDisconnect_v1 = Union[CallbackOnDisconnect_v1_mqtt3, CallbackOnDisconnect_v1_mqtt5]
 CallbackOnDisconnect_v2 = Callable[["Client", Any, DisconnectFlags, ReasonCode, Properties], None]
 CallbackOnDisconnect = Union[CallbackOnDisconnect_v1, CallbackOnDisconnect_v2]
@@ -200,12 +319,21 @@ CallbackOnSubscribe_v1 = Union[CallbackOnSubscribe_v1_mqtt3, CallbackOnSubscribe
 CallbackOnSubscribe_v2 = Callable[["Client", Any, int, list[ReasonCode], Properties], None]
 CallbackOnSubscribe = Union[CallbackOnSubscribe_v1, CallbackOnSubscribe_v2]
 CallbackOnUnsubscribe_v1_mqtt3 = Callable[["Client", Any, int], None]
-CallbackOnUnsubscribe_v1_mqtt5 = Callable[["Client", Any, int, Properties, Union[ReasonCode, list[ReasonCode]]], None]
+CallbackOnUnsubscribe_v1_mqtt5 = Callable[
+    ["Client", Any, int, Properties, Union[ReasonCode, list[ReasonCode]]], None
+]
 CallbackOnUnsubscribe_v1 = Union[CallbackOnUnsubscribe_v1_mqtt3, CallbackOnUnsubscribe_v1_mqtt5]
 CallbackOnUnsubscribe_v2 = Callable[["Client", Any, int, list[ReasonCode], Properties], None]
 CallbackOnUnsubscribe = Union[CallbackOnUnsubscribe_v1, CallbackOnUnsubscribe_v2]
 
-_ = (ReasonCodes, SubscribeOptions, MQTTMatcher, PacketTypes, MQTTException, WebsocketConnectionError)
+_ = (
+    ReasonCodes,
+    SubscribeOptions,
+    MQTTMatcher,
+    PacketTypes,
+    MQTTException,
+    WebsocketConnectionError,
+)
 
 # Default bound on QoS 1/2 messages held (queued or in flight) when max_queued_messages is 0.
 # paho-mqtt has none and grows without limit while offline; see docs/migration-from-paho.rst.
@@ -361,13 +489,21 @@ class Client(CallbackMixin):
                 DeprecationWarning,
                 stacklevel=2,
             )
-            shifted = (client_id, clean_session, userdata, protocol, transport, reconnect_on_failure)
+            shifted = (
+                client_id,
+                clean_session,
+                userdata,
+                protocol,
+                transport,
+                reconnect_on_failure,
+            )
             client_id = callback_api_version
-            clean_session = shifted[0] if shifted[0] != "" else None  # type: ignore[assignment]
-            userdata = shifted[1]
-            protocol = shifted[2] if shifted[2] is not None else MQTTv311  # type: ignore[assignment]
-            transport = shifted[3] if isinstance(shifted[3], str) else "tcp"  # type: ignore[assignment]
-            reconnect_on_failure = shifted[4] if isinstance(shifted[4], bool) else True  # type: ignore[assignment]
+            old: tuple[Any, ...] = shifted
+            clean_session = old[0] if old[0] != "" else None
+            userdata = old[1]
+            protocol = old[2] if old[2] is not None else MQTTv311
+            transport = old[3] if isinstance(old[3], str) else "tcp"  # type: ignore[assignment]
+            reconnect_on_failure = old[4] if isinstance(old[4], bool) else True
             callback_api_version = CallbackAPIVersion.VERSION1
         elif callback_api_version is _UNSET:
             warnings.warn(
@@ -403,8 +539,9 @@ class Client(CallbackMixin):
         self._clean_session = clean
         if client_id is None:
             client_id = ""
-        if isinstance(client_id, bytes):
-            client_id = client_id.decode("utf-8")
+        raw_id: Any = client_id
+        if isinstance(raw_id, bytes):
+            client_id = raw_id.decode("utf-8")
         if not client_id and self._protocol == MQTTv31:
             # MQTT 3.1 servers require 1..23 characters (paho generates one too).
             client_id = _base62(uuid.uuid4().int, padding=22)
@@ -628,7 +765,9 @@ class Client(CallbackMixin):
         """The client id in use (the broker-assigned one once MQTT 5 CONNACK gave one)."""
         return self._session.config.client_id or self._client_id
 
-    def reinitialise(self, client_id: str = "", clean_session: bool = True, userdata: Any = None) -> None:
+    def reinitialise(
+        self, client_id: str = "", clean_session: bool = True, userdata: Any = None
+    ) -> None:
         """Reset the client to a new state (paho's ``reinitialise``); the callback API version is
         kept."""
         self._engine.close_now()
@@ -662,7 +801,9 @@ class Client(CallbackMixin):
     def disable_logger(self) -> None:
         self._logger = None
 
-    def reconnect_delay_set(self, min_delay: float = 1, max_delay: float = 120, jitter: float = 0.0) -> None:
+    def reconnect_delay_set(
+        self, min_delay: float = 1, max_delay: float = 120, jitter: float = 0.0
+    ) -> None:
         """Backoff between reconnect attempts: ``min_delay`` doubling to ``max_delay`` seconds.
         ``jitter`` (0..1, an addition to paho) shortens each wait by a random fraction."""
         if min_delay < 0 or max_delay < min_delay or not 0.0 <= jitter <= 1.0:
@@ -769,18 +910,24 @@ class Client(CallbackMixin):
         elif context.verify_mode != (ssl.CERT_NONE if ssl else 0):
             context.check_hostname = True
 
-    def ws_set_options(self, path: str = "/mqtt", headers: Optional[WebSocketHeaders] = None) -> None:
+    def ws_set_options(
+        self, path: str = "/mqtt", headers: Optional[WebSocketHeaders] = None
+    ) -> None:
         """WebSocket path and extra headers (a dict, or a callable given the default headers and
         called on every handshake)."""
         if headers is not None and not (isinstance(headers, dict) or callable(headers)):
-            raise ValueError("'headers' option to ws_set_options has to be either a dictionary or callable")
+            raise ValueError(
+                "'headers' option to ws_set_options has to be either a dictionary or callable"
+            )
         self._websocket = WebSocketSettings(path=path, headers=headers)
 
     def proxy_set(self, **proxy_args: Any) -> None:
         """Connect through a SOCKS4/5 or HTTP proxy (PySocks): ``proxy_type``, ``proxy_addr``,
         ``proxy_port``, ``proxy_rdns``, ``proxy_username``, ``proxy_password``."""
         if socks is None:
-            raise InvalidArgumentError('"PySocks" is required for proxies: pip install mqttclient[proxy]')
+            raise InvalidArgumentError(
+                '"PySocks" is required for proxies: pip install mqttclient[proxy]'
+            )
         if not proxy_args.get("proxy_type") or not proxy_args.get("proxy_addr"):
             raise ValueError("proxy_type and/or proxy_addr are invalid")
         self._proxy = ProxySettings.from_kwargs(proxy_args)
@@ -873,7 +1020,15 @@ class Client(CallbackMixin):
         for answer in sorted(answers, key=lambda a: (a.priority, -a.weight)):
             host = str(answer.target).rstrip(".")
             try:
-                return self.connect(host, int(answer.port), keepalive, bind_address, bind_port, clean_start, properties)
+                return self.connect(
+                    host,
+                    int(answer.port),
+                    keepalive,
+                    bind_address,
+                    bind_port,
+                    clean_start,
+                    properties,
+                )
             except Exception:  # try the next record
                 continue
         raise ValueError("No SRV hosts responded")
@@ -928,7 +1083,9 @@ class Client(CallbackMixin):
         transport = self._engine.transport
         return None if transport is None else transport.socket
 
-    def loop_forever(self, timeout: float = 1.0, retry_first_connection: bool = False) -> MQTTErrorCode:
+    def loop_forever(
+        self, timeout: float = 1.0, retry_first_connection: bool = False
+    ) -> MQTTErrorCode:
         """Run the network loop in this thread until ``disconnect()`` or ``loop_stop()``,
         reconnecting with backoff after failures (unless ``reconnect_on_failure`` is False).
 
@@ -956,13 +1113,13 @@ class Client(CallbackMixin):
                 if not retry_first_connection:
                     raise
         rc = MQTT_ERR_SUCCESS
-        while not engine.stop_requested:
+        while not engine.stopping():
             rc = MQTT_ERR_SUCCESS
-            while rc == MQTT_ERR_SUCCESS and not engine.stop_requested:
+            while rc == MQTT_ERR_SUCCESS and not engine.stopping():
                 rc = engine.run_once(timeout)
                 if self._retry_now:
                     break
-            if engine.stop_requested:
+            if engine.stopping():
                 engine.flush_before_stop()
                 break
             if engine.state in (ConnState.DISCONNECTING, ConnState.DISCONNECTED):
@@ -971,7 +1128,10 @@ class Client(CallbackMixin):
                 break
             if not self._retry_now:
                 engine.wait_backoff()
-                if engine.stop_requested or engine.state in (ConnState.DISCONNECTING, ConnState.DISCONNECTED):
+                if engine.stopping() or engine.state in (
+                    ConnState.DISCONNECTING,
+                    ConnState.DISCONNECTED,
+                ):
                     break
             try:
                 self.reconnect()
@@ -1061,7 +1221,9 @@ class Client(CallbackMixin):
                 info.rc = MQTT_ERR_QUEUE_SIZE
                 return info
             try:
-                info.mid = session.publish(topic, data, qos, bool(retain), pairs, info, time.monotonic())
+                info.mid = session.publish(
+                    topic, data, qos, bool(retain), pairs, info, time.monotonic()
+                )
             except PayloadTooLargeError:
                 info.rc = MQTT_ERR_PAYLOAD_SIZE
                 return info
@@ -1097,7 +1259,9 @@ class Client(CallbackMixin):
             self.dispatch(events)
         return MQTT_ERR_SUCCESS, mid
 
-    def _subscriptions(self, topic: Any, qos: int, options: Optional[SubscribeOptions]) -> tuple[Subscription, ...]:
+    def _subscriptions(
+        self, topic: Any, qos: int, options: Optional[SubscribeOptions]
+    ) -> tuple[Subscription, ...]:
         v5 = self._protocol == MQTTv5
         if options is not None and qos != 0:
             raise ValueError("Subscribe options and qos parameters cannot be combined.")

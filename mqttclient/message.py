@@ -42,7 +42,16 @@ class MQTTMessageInfo:
     by the protocol and is only unique among messages in flight).
     """
 
-    __slots__ = ("_event", "_iterpos", "_loop_thread", "_published", "_waitable", "mid", "rc", "seq")
+    __slots__ = (
+        "_event",
+        "_iterpos",
+        "_loop_thread",
+        "_published",
+        "_waitable",
+        "mid",
+        "rc",
+        "seq",
+    )
 
     def __init__(self, mid: int) -> None:
         self.mid = mid
@@ -144,7 +153,18 @@ class MQTTMessage:
     when their ``mid`` is equal, as in paho-mqtt.
     """
 
-    __slots__ = ("_topic", "dup", "info", "mid", "payload", "properties", "qos", "retain", "state", "timestamp")
+    __slots__ = (
+        "_topic",
+        "dup",
+        "info",
+        "mid",
+        "payload",
+        "properties",
+        "qos",
+        "retain",
+        "state",
+        "timestamp",
+    )
 
     def __init__(self, mid: int = 0, topic: bytes = b"") -> None:
         self.timestamp = 0.0

@@ -32,7 +32,9 @@ def _publish_next(client: Client) -> None:
         raise TypeError("message must be a dict, tuple, or list")
 
 
-def _on_connect(client: Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+def _on_connect(
+    client: Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+) -> None:
     if reason_code != 0:
         raise MQTTException(connack_string(reason_code))
     if userdata:
@@ -95,4 +97,16 @@ def single(
 ) -> None:
     """Publish one message, then disconnect. Blocks until done."""
     msg: MessageDict = {"topic": topic, "payload": payload, "qos": qos, "retain": retain}
-    multiple([msg], hostname, port, client_id, keepalive, will, auth, tls, protocol, transport, proxy_args)
+    multiple(
+        [msg],
+        hostname,
+        port,
+        client_id,
+        keepalive,
+        will,
+        auth,
+        tls,
+        protocol,
+        transport,
+        proxy_args,
+    )

@@ -14,7 +14,9 @@ from mqttclient.message import MQTTMessage
 __all__ = ["callback", "simple"]
 
 
-def _on_connect(client: Client, userdata: dict[str, Any], flags: Any, reason_code: Any, properties: Any) -> None:
+def _on_connect(
+    client: Client, userdata: dict[str, Any], flags: Any, reason_code: Any, properties: Any
+) -> None:
     if reason_code != 0:
         raise MQTTException(connack_string(reason_code))
     # Subscribing here makes the subscriptions come back after every reconnect.

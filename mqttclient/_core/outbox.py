@@ -22,8 +22,17 @@ from mqttclient import _spec
 from mqttclient._core.codec import encode, encode_ack, encode_publish
 from mqttclient._core.events import Event, PublishCompleted, PublishDropped
 from mqttclient._core.packets import Props, Puback, Pubcomp, Pubrec, Pubrel
+from mqttclient.errors import PayloadTooLargeError
 
-__all__ = ["AWAIT_PUBACK", "AWAIT_PUBCOMP", "AWAIT_PUBREC", "QUEUED", "OutMessage", "Outbox"]
+__all__ = [
+    "AWAIT_PUBACK",
+    "AWAIT_PUBCOMP",
+    "AWAIT_PUBREC",
+    "QUEUED",
+    "OutMessage",
+    "Outbox",
+    "too_large",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +163,7 @@ class Outbox:
         return 0
 
     # --- accepting and sending ----------------------------------------------------------------
-    def new_message(
+    def accept(
         self,
         topic: str,
         payload: bytes,
@@ -162,21 +171,46 @@ class Outbox:
         retain: bool,
         properties: Props,
         token: Any,
-        mid: int,
-    ) -> OutMessage:
-        self._seq += 1
-        self.unfinished += 1
-        return OutMessage(topic, payload, qos, retain, properties, token, mid, self._seq)
+        out: Optional[bytearray],
+        max_packet_size: Optional[int],
+    ) -> int:
+        """Accept a QoS 1/2 message and return its mid. It is appended to ``out`` at once when
+        ``out`` is given (sending allowed), nothing waits ahead of it (order, [MQTT-4.6.0-1]),
+        the window has room and its mid is free as a packet id; otherwise it is queued.
 
-    def can_send_now(self, mid: int) -> bool:
-        """True when a message just given ``mid`` may skip the queue: nothing waits ahead of it
-        (order, [MQTT-4.6.0-1]), the window has room and ``mid`` is free as a packet id."""
-        return (
-            not self.queue
+        Raises:
+            PayloadTooLargeError: larger than ``max_packet_size`` ([MQTT-3.2.2-15]); the message
+                is not accepted and the mid is not consumed.
+        """
+        previous = self.last_mid
+        mid = self.next_mid()
+        send = (
+            out is not None
+            and not self.queue
             and self.used < self.window
             and mid not in self.ids
             and mid not in self.pending
         )
+        data = b""
+        if send or max_packet_size is not None:
+            try:
+                data = encode_publish(
+                    topic, payload, qos, retain, False, mid, properties, self.version
+                )
+                if max_packet_size is not None and len(data) > max_packet_size:
+                    raise too_large(len(data), max_packet_size)
+            except Exception:
+                self.last_mid = previous  # not accepted: the mid is not consumed
+                raise
+        self._seq += 1
+        self.unfinished += 1
+        msg = OutMessage(topic, payload, qos, retain, properties, token, mid, self._seq)
+        if send and out is not None:
+            out += data
+            self.mark_sent(msg, mid)
+        else:
+            self.queue.append(msg)
+        return mid
 
     def mark_sent(self, msg: OutMessage, packet_id: int) -> None:
         """``msg``'s PUBLISH carrying ``packet_id`` was appended to ``out``."""
@@ -317,7 +351,7 @@ class Outbox:
         keeping its packet id and state so the next connection replays it; forget pending
         SUBSCRIBE/UNSUBSCRIBE (their acks can no longer come)."""
         inflight = [msg for msg in self.ids.values() if msg.inflight]
-        inflight.sort(key=_by_seq, reverse=True)
+        inflight.sort(key=_by_seq)
         for msg in inflight:
             msg.inflight = False
             msg.counted = False
@@ -325,10 +359,23 @@ class Outbox:
         self.used = 0
         self.pending.clear()
 
-    def inflight_messages(self) -> int:
-        """Messages sent on this connection and awaiting an ack (including PUBREL replays)."""
-        return sum(1 for msg in self.ids.values() if msg.inflight)
+    def drop_unsent(self) -> list[OutMessage]:
+        """Remove and return the queued messages never sent; replays stay (the server may hold
+        them)."""
+        kept: deque[OutMessage] = deque()
+        dropped: list[OutMessage] = []
+        for msg in self.queue:
+            (dropped if msg.state == QUEUED else kept).append(msg)
+        self.queue = kept
+        self.unfinished -= len(dropped)
+        return dropped
 
 
 def _by_seq(msg: OutMessage) -> int:
     return msg.seq
+
+
+def too_large(size: int, limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"PUBLISH of {size} bytes exceeds the server's Maximum Packet Size of {limit} bytes"
+    )

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Optional
 
 from mqttclient import _spec
 from mqttclient._core.codec import Decoder, encode, encode_publish
+from mqttclient._core.config import FIRST_ONLY, SessionConfig, SessionState
 from mqttclient._core.events import (
     ConnectionAccepted,
     ConnectionRefused,
@@ -49,7 +49,7 @@ from mqttclient._core.events import (
 from mqttclient._core.inbound import Inbound
 from mqttclient._core.keepalive import AWAIT_CONNACK, Keepalive
 from mqttclient._core.limits import DEFAULT_LIMITS, ServerLimits, connack_refusal, server_limits
-from mqttclient._core.outbox import Outbox
+from mqttclient._core.outbox import Outbox, too_large
 from mqttclient._core.packets import (
     Auth,
     Connack,
@@ -69,12 +69,10 @@ from mqttclient._core.packets import (
     Subscription,
     Unsuback,
     Unsubscribe,
-    Will,
     get_prop,
 )
 from mqttclient.errors import (
     InvalidStateError,
-    PayloadTooLargeError,
     ProtocolError,
     QueueFullError,
     RemoteProtocolError,
@@ -83,44 +81,6 @@ from mqttclient.errors import (
 __all__ = ["FIRST_ONLY", "ServerLimits", "Session", "SessionConfig", "SessionState"]
 
 logger = logging.getLogger(__name__)
-
-#: paho's MQTT_CLEAN_START_FIRST_ONLY: clean start only until the first successful CONNACK.
-FIRST_ONLY = 3
-
-
-@dataclass
-class SessionConfig:
-    """What the session needs to know to connect. The façade builds it; fields may be changed
-    between connections (never during one) by the engine, e.g. ``protocol_version`` on the 3.1.1
-    → 3.1 downgrade. The session itself stores an Assigned Client Identifier into ``client_id``.
-    """
-
-    client_id: str = ""
-    protocol_version: int = 4
-    # 3.x: the Clean Session flag used on every connect (truthiness). 5.0: True, False or 3
-    # (FIRST_ONLY: clean only until the first successful CONNACK since reset_first_connect()).
-    clean_start: Any = True
-    keepalive_s: int = 60
-    username: Optional[str] = None
-    password: Optional[bytes] = None
-    will: Optional[Will] = None
-    connect_properties: Props = ()
-    bridge: bool = False
-    # 0 = unlimited. The window is the lower of this and (5.0) the server's Receive Maximum.
-    max_inflight: int = 20
-    # How long to wait for CONNACK after CONNECT before giving up; <= 0 waits forever.
-    connack_timeout_s: float = 30.0
-
-
-class SessionState:
-    """Lifecycle of the current connection as the session sees it."""
-
-    DISCONNECTED = 0  # no connection
-    CONNECTING = 1  # CONNECT queued, waiting for CONNACK
-    CONNECTED = 2  # CONNACK 0 received
-    DISCONNECTING = 3  # our DISCONNECT queued; nothing more may be queued
-    CLOSING = 4  # a protocol error, refusal or timeout: flush and close, read nothing more
-
 
 DISCONNECTED = SessionState.DISCONNECTED
 CONNECTING = SessionState.CONNECTING
@@ -360,35 +320,21 @@ class Session:
             data = encode_publish(topic, payload, 0, retain, False, 0, properties, self._version)
             limit = self._max_out
             if limit is not None and len(data) > limit:
-                raise _too_large(len(data), limit)
+                raise too_large(len(data), limit)
             mid = outbox.next_mid()
             out = self.out
             out += data
             self._q0.append((self._out_base + len(out), token, mid))
             self._ka.last_send = now
             return mid
-        previous = outbox.last_mid
-        mid = outbox.next_mid()
-        send = state in _OPEN and outbox.can_send_now(mid)
-        limit = self._max_out
-        data = b""
-        if send or limit is not None:
-            try:
-                data = encode_publish(
-                    topic, payload, qos, retain, False, mid, properties, self._version
-                )
-                if limit is not None and len(data) > limit:
-                    raise _too_large(len(data), limit)
-            except Exception:
-                outbox.last_mid = previous  # not accepted: the mid is not consumed
-                raise
-        msg = outbox.new_message(topic, payload, qos, retain, properties, token, mid)
-        if send:
-            self.out += data
-            outbox.mark_sent(msg, mid)
+        out = self.out
+        queued = len(out)
+        mid = outbox.accept(
+            topic, payload, qos, retain, properties, token,
+            out if state in _OPEN else None, self._max_out,
+        )  # fmt: skip
+        if len(out) != queued:
             self._ka.last_send = now
-            return mid
-        outbox.queue.append(msg)
         return mid
 
     def subscribe(
@@ -442,6 +388,13 @@ class Session:
         self._inbound.replies = False  # nothing may follow our DISCONNECT [MQTT-3.14.4-1]
         self._ka.may_ping = False
         self._ka.last_send = now
+
+    def drop_unsent(self) -> list[tuple[str, bytes, int, bool, int]]:
+        """Forget every QoS 1/2 message accepted but never sent (queued for the window or a
+        connection); return them as ``(topic, payload, qos, retain, mid)`` in acceptance order.
+        Messages already sent once stay: the server may hold them, so they are still replayed.
+        No events are returned for the dropped messages."""
+        return [(m.topic, m.payload, m.qos, m.retain, m.mid) for m in self._outbox.drop_unsent()]
 
     # --- introspection ------------------------------------------------------------------------
     @property
@@ -631,12 +584,6 @@ Session._HANDLERS = {
     Disconnect: Session._on_disconnect,
     Auth: Session._on_auth_packet,
 }
-
-
-def _too_large(size: int, limit: int) -> PayloadTooLargeError:
-    return PayloadTooLargeError(
-        f"PUBLISH of {size} bytes exceeds the server's Maximum Packet Size of {limit} bytes"
-    )
 
 
 def _describe(packet: Packet) -> str:

@@ -74,7 +74,7 @@ class ReconnectPolicy:
     jitter: float = 0.0
 
     def delay(self, attempt: int) -> float:
-        base = min(self.max_delay_s, self.min_delay_s * (2 ** min(attempt, 30)))
+        base = min(self.max_delay_s, self.min_delay_s * float(1 << min(attempt, 30)))
         if self.jitter:
             base *= 1.0 - self.jitter * random.random()
         return base
@@ -259,13 +259,14 @@ class Engine:
         if pending:
             wait = 0.0
         fileno = transport.fileno()
+        wake = self._wake_r.fileno()
         try:
             readable, writable, _ = select.select(
-                [fileno, self._wake_r], [fileno] if want_write else [], [], wait
+                [fileno, wake], [fileno] if want_write else [], [], wait
             )
         except (OSError, ValueError) as exc:
             return self._connection_broken(transport, exc)
-        if self._wake_r in readable:
+        if wake in readable:
             self._drain_wake()
         return self._service(transport, fileno in readable or pending, bool(writable))
 
@@ -310,7 +311,8 @@ class Engine:
                 return None
             if not data:
                 return ConnectionClosed(
-                    MQTTErrorCode.MQTT_ERR_CONN_LOST, error=ConnectionClosedError("connection closed by the broker")
+                    MQTTErrorCode.MQTT_ERR_CONN_LOST,
+                    error=ConnectionClosedError("connection closed by the broker"),
                 )
             if session.state == SessionState.CLOSING:
                 continue
@@ -326,7 +328,10 @@ class Engine:
                 return ConnectionClosed(MQTTErrorCode.MQTT_ERR_CONN_REFUSED, event.reason_code)
             if isinstance(event, ev.ServerDisconnected):
                 return ConnectionClosed(
-                    MQTTErrorCode.MQTT_ERR_CONN_LOST, event.reason_code, event.properties, from_server=True
+                    MQTTErrorCode.MQTT_ERR_CONN_LOST,
+                    event.reason_code,
+                    event.properties,
+                    from_server=True,
                 )
             if isinstance(event, ev.ProtocolViolation):
                 return ConnectionClosed(
@@ -349,7 +354,9 @@ class Engine:
             acks = [
                 e.publish
                 for e in events
-                if isinstance(e, ev.MessageReceived) and e.publish.qos and self.sink.acks_after_delivery()
+                if isinstance(e, ev.MessageReceived)
+                and e.publish.qos
+                and self.sink.acks_after_delivery()
             ]
             if acks:
                 with self.lock:
@@ -364,7 +371,11 @@ class Engine:
                     self.sink.dispatch(more)
         if closing is not None:
             self._finish_close(transport, closing)
-            return closing.rc if closing.rc != MQTTErrorCode.MQTT_ERR_SUCCESS else MQTTErrorCode.MQTT_ERR_SUCCESS
+            return (
+                closing.rc
+                if closing.rc != MQTTErrorCode.MQTT_ERR_SUCCESS
+                else MQTTErrorCode.MQTT_ERR_SUCCESS
+            )
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def service_once(self, read: bool) -> MQTTErrorCode:
@@ -485,7 +496,10 @@ class Engine:
         delay = self.policy.delay(self._attempt)
         self._attempt += 1
         end = time.monotonic() + delay
-        while not self.stop_requested and self.state not in (ConnState.DISCONNECTING, ConnState.DISCONNECTED):
+        while not self.stop_requested and self.state not in (
+            ConnState.DISCONNECTING,
+            ConnState.DISCONNECTED,
+        ):
             remaining = end - time.monotonic()
             if remaining <= 0:
                 return
@@ -495,6 +509,10 @@ class Engine:
                 return
             if readable:
                 self._drain_wake()
+
+    def stopping(self) -> bool:
+        """True once loop_stop() asked the loop to end."""
+        return self.stop_requested
 
     def shutdown(self) -> None:
         """Release the wake-up sockets (the client is being discarded)."""

@@ -168,8 +168,8 @@ def websocket_handshake(
         ConnectTimeoutError: no complete answer before ``deadline``.
         OSError: the connection failed.
     """
-    step = "WebSocket handshake"
     url = f"{'wss' if tls else 'ws'}://{host}:{port}{settings.path}"
+    step = f"WebSocket handshake with {url}"
     ws = WSConnection(ConnectionType.CLIENT)
     request = _request_headers(settings, host, port, tls)
     try:

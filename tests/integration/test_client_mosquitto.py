@@ -12,8 +12,8 @@ import uuid
 import pytest
 
 import mqttclient.client as mqtt
-from mqttclient.properties import Properties
 from mqttclient.packettypes import PacketTypes
+from mqttclient.properties import Properties
 from tests.integration.helpers import V1, V2, Recorder, running, wait_until
 
 PROTOCOLS = [mqtt.MQTTv311, mqtt.MQTTv5]
@@ -24,7 +24,9 @@ def topic(name: str = "t") -> str:
     return f"test/{uuid.uuid4().hex[:8]}/{name}"
 
 
-def new_client(protocol: mqtt.MQTTProtocolVersion = mqtt.MQTTv311, client_id: str = "", **kw: object) -> mqtt.Client:
+def new_client(
+    protocol: mqtt.MQTTProtocolVersion = mqtt.MQTTv311, client_id: str = "", **kw: object
+) -> mqtt.Client:
     if not client_id:
         client_id = f"c{next(_ids)}-{uuid.uuid4().hex[:6]}"
     return mqtt.Client(V2, client_id=client_id, protocol=protocol, **kw)  # type: ignore[arg-type]
@@ -120,7 +122,9 @@ def test_persistent_session_receives_offline_messages(mosquitto):
         wait_until(lambda: rec.count("on_message") == 10)
         flags = rec.get("on_connect")[-1][0]
         assert flags.session_present is True
-    assert [a[0].payload for a in rec.get("on_message")] == [f"offline-{i}".encode() for i in range(10)]
+    assert [a[0].payload for a in rec.get("on_message")] == [
+        f"offline-{i}".encode() for i in range(10)
+    ]
     # leave no session behind
     cleaner = new_client(client_id=client_id, clean_session=True)
     with running(cleaner, mosquitto.port()):
@@ -136,7 +140,12 @@ def test_wildcards_and_unsubscribe(mosquitto):
     with running(sub, mosquitto.port()), running(pub, mosquitto.port()):
         sub.subscribe([(f"{base}/+/temp", 1), (f"{base}/alarm/#", 1)])
         wait_until(lambda: rec.count("on_subscribe") == 1)
-        for t in (f"{base}/kitchen/temp", f"{base}/alarm", f"{base}/alarm/x/y", f"{base}/kitchen/hum"):
+        for t in (
+            f"{base}/kitchen/temp",
+            f"{base}/alarm",
+            f"{base}/alarm/x/y",
+            f"{base}/kitchen/hum",
+        ):
             pub.publish(t, t, qos=1).wait_for_publish(5)
         wait_until(lambda: rec.count("on_message") == 3)
         rc, mid = sub.unsubscribe([f"{base}/+/temp", f"{base}/alarm/#"])
@@ -197,7 +206,15 @@ def test_offline_publish_is_sent_after_connect_and_waitable(mosquitto):
 def test_callbacks_shapes(mosquitto, version, protocol):
     rec = Recorder()
     c = mqtt.Client(version, client_id=f"shape-{uuid.uuid4().hex[:6]}", protocol=protocol)
-    rec.attach(c, "on_connect", "on_subscribe", "on_unsubscribe", "on_publish", "on_message", "on_disconnect")
+    rec.attach(
+        c,
+        "on_connect",
+        "on_subscribe",
+        "on_unsubscribe",
+        "on_publish",
+        "on_message",
+        "on_disconnect",
+    )
     t = topic()
     c.connect("127.0.0.1", mosquitto.port())
     c.loop_start()
@@ -219,7 +236,11 @@ def test_callbacks_shapes(mosquitto, version, protocol):
     pubd = rec.get("on_publish")[0]
     disc = rec.get("on_disconnect")[0]
     if version == V2:
-        assert connect[0] == mqtt.ConnectFlags(False) and connect[1] == 0 and isinstance(connect[2], Properties)
+        assert (
+            connect[0] == mqtt.ConnectFlags(False)
+            and connect[1] == 0
+            and isinstance(connect[2], Properties)
+        )
         assert isinstance(sub[1], list) and sub[1][0] == 1
         assert isinstance(unsub[1], list) and isinstance(unsub[2], Properties)
         assert len(pubd) == 3 and pubd[1] == 0

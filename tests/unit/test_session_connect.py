@@ -31,7 +31,9 @@ from ._session_harness import Harness
 
 @pytest.mark.parametrize("version", [3, 4, 5])
 def test_connect_carries_config(version: int) -> None:
-    will = Will("will/t", b"bye", 1, True, ((_spec.WILL_DELAY_INTERVAL, 5),) if version == 5 else ())
+    will = Will(
+        "will/t", b"bye", 1, True, ((_spec.WILL_DELAY_INTERVAL, 5),) if version == 5 else ()
+    )
     h = Harness(
         version,
         client_id="abc",

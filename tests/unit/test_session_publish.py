@@ -511,3 +511,23 @@ def test_queued_message_too_large_reported() -> None:
     h.open()
     events = h.feed(Connack(False, 0, ((_spec.MAXIMUM_PACKET_SIZE, 50),)))
     assert events[1:] == [PublishDropped("big", 1, "packet too large")]
+
+
+# --- drop_unsent -----------------------------------------------------------------------------------
+
+
+def test_drop_unsent_keeps_messages_already_sent() -> None:
+    h = Harness(4, max_inflight=1)
+    h.connect()
+    a = h.publish("a", b"1", qos=1)  # sent
+    h.publish("b", b"2", qos=2, retain=True)  # queued
+    h.take()
+    h.lose()
+    c = h.publish("c", b"3", qos=1)  # queued offline
+    assert h.session.drop_unsent() == [("b", b"2", 2, True, 2), ("c", b"3", 1, False, c)]
+    assert h.session.unfinished_count() == 1
+    h.connect(session_present=True)
+    assert h.take() == [Publish("a", b"1", 1, False, True, a)]  # the replay stays
+    h.feed(Puback(a))
+    assert h.take() == []
+    assert not h.session.has_unfinished()

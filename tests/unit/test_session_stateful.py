@@ -170,9 +170,13 @@ class SessionMachine(RuleBasedStateMachine):
                 assert isinstance(p, Disconnect), p
 
     def client_reads(self, packet: Packet) -> None:
-        if isinstance(packet, Pubrec) and packet.reason_code < 0x80:
-            if self.state == SessionState.CONNECTED and packet.packet_id in self.id_token:
-                self.released.add(self.id_token[packet.packet_id])
+        if (
+            isinstance(packet, Pubrec)
+            and packet.reason_code < 0x80
+            and self.state == SessionState.CONNECTED
+            and packet.packet_id in self.id_token
+        ):
+            self.released.add(self.id_token[packet.packet_id])
         if isinstance(packet, (Puback, Pubcomp, Suback)) or (
             isinstance(packet, Pubrec) and packet.reason_code >= 0x80
         ):
@@ -222,9 +226,11 @@ class SessionMachine(RuleBasedStateMachine):
         self.connack(present, receive_maximum)
 
     @precondition(
-        lambda self: self.state in (SessionState.CONNECTING, SessionState.DISCONNECTING)
-        and self.got_connect
-        and not self.connacked
+        lambda self: (
+            self.state in (SessionState.CONNECTING, SessionState.DISCONNECTING)
+            and self.got_connect
+            and not self.connacked
+        )
     )
     @rule(present=st.booleans(), receive_maximum=st.sampled_from([1, 2, 3, 65535]))
     def connack(self, present: bool, receive_maximum: int) -> None:
@@ -254,9 +260,11 @@ class SessionMachine(RuleBasedStateMachine):
         self.broker_reads(self.h.decoder.feed(data), fail)
 
     @precondition(
-        lambda self: self.replies
-        and self.connacked
-        and self.state in (SessionState.CONNECTED, SessionState.DISCONNECTING)
+        lambda self: (
+            self.replies
+            and self.connacked
+            and self.state in (SessionState.CONNECTED, SessionState.DISCONNECTING)
+        )
     )
     @rule(data=st.data(), count=st.integers(1, 4))
     def deliver(self, data: st.DataObject, count: int) -> None:

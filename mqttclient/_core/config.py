@@ -1,0 +1,54 @@
+"""The values that configure a session and name its lifecycle states.
+
+Owns: :class:`SessionConfig` (what the session needs to connect; built by the façade, changed by
+the engine between connections) and :class:`SessionState`. ``mqttclient._core.session``
+re-exports both; import them from there.
+
+Must not: hold behaviour; plain values only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from mqttclient._core.packets import Props, Will
+
+__all__ = ["FIRST_ONLY", "SessionConfig", "SessionState"]
+
+#: paho's MQTT_CLEAN_START_FIRST_ONLY: clean start only until the first successful CONNACK.
+FIRST_ONLY = 3
+
+
+@dataclass
+class SessionConfig:
+    """What the session needs to know to connect. The façade builds it; fields may be changed
+    between connections (never during one) by the engine, e.g. ``protocol_version`` on the 3.1.1
+    → 3.1 downgrade. The session itself stores an Assigned Client Identifier into ``client_id``.
+    """
+
+    client_id: str = ""
+    protocol_version: int = 4
+    # 3.x: the Clean Session flag used on every connect (truthiness). 5.0: True, False or 3
+    # (FIRST_ONLY: clean only until the first successful CONNACK since reset_first_connect()).
+    clean_start: Any = True
+    keepalive_s: int = 60
+    username: Optional[str] = None
+    password: Optional[bytes] = None
+    will: Optional[Will] = None
+    connect_properties: Props = ()
+    bridge: bool = False
+    # 0 = unlimited. The window is the lower of this and (5.0) the server's Receive Maximum.
+    max_inflight: int = 20
+    # How long to wait for CONNACK after CONNECT before giving up; <= 0 waits forever.
+    connack_timeout_s: float = 30.0
+
+
+class SessionState:
+    """Lifecycle of the current connection as the session sees it."""
+
+    DISCONNECTED = 0  # no connection
+    CONNECTING = 1  # CONNECT queued, waiting for CONNACK
+    CONNECTED = 2  # CONNACK 0 received
+    DISCONNECTING = 3  # our DISCONNECT queued; nothing more may be queued
+    CLOSING = 4  # a protocol error, refusal or timeout: flush and close, read nothing more
