@@ -1,0 +1,196 @@
+"""Reconnects that lose nothing: a link cut every few hundred milliseconds, and a broker restart
+in the middle of QoS 1 and QoS 2 streams. Counts are printed (``-s``) and asserted:
+no QoS 1 message lost, no QoS 2 message lost or duplicated, no reconnect storm."""
+
+from __future__ import annotations
+
+import collections
+import random
+import threading
+import time
+import uuid
+
+import pytest
+
+import mqttclient.client as mqtt
+from mqttclient.packettypes import PacketTypes
+from mqttclient.properties import Properties
+from tests.brokers import Listener
+from tests.faultproxy import FaultProxy
+from tests.integration.helpers import V2, Recorder, wait_until
+
+
+class Counter:
+    """Counts numbered messages per QoS as a plain subscriber receives them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: dict[int, collections.Counter[int]] = {
+            1: collections.Counter(),
+            2: collections.Counter(),
+        }
+
+    def on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        qos = int(msg.topic.rsplit("/", 1)[1])
+        with self.lock:
+            self.seen[qos][int(msg.payload)] += 1
+
+    def complete(self, n: int) -> bool:
+        with self.lock:
+            return len(self.seen[1]) == n and len(self.seen[2]) == n
+
+    def summary(self, n: int) -> tuple[int, int, int]:
+        with self.lock:
+            lost1 = n - len(self.seen[1])
+            lost2 = n - len(self.seen[2])
+            dup2 = sum(c - 1 for c in self.seen[2].values() if c > 1)
+        return lost1, lost2, dup2
+
+
+def _subscriber(port: int, base: str, counter: Counter) -> mqtt.Client:
+    sub = mqtt.Client(V2, client_id=f"counter-{uuid.uuid4().hex[:6]}")
+    sub.on_message = counter.on_message
+    rec = Recorder()
+    sub.on_subscribe = rec.record("on_subscribe")
+    sub.connect("127.0.0.1", port)
+    sub.loop_start()
+    sub.subscribe(f"{base}/#", qos=2)
+    wait_until(lambda: rec.count("on_subscribe") == 1)
+    return sub
+
+
+def _publisher(protocol: mqtt.MQTTProtocolVersion) -> tuple[mqtt.Client, Recorder]:
+    kwargs: dict[str, object] = {}
+    if protocol != mqtt.MQTTv5:
+        kwargs["clean_session"] = False  # QoS 2 exactly-once across reconnects needs the session
+    pub = mqtt.Client(V2, client_id=f"pub-{uuid.uuid4().hex[:8]}", protocol=protocol, **kwargs)  # type: ignore[arg-type]
+    pub.reconnect_delay_set(0.02, 0.2)
+    rec = Recorder()
+    rec.attach(pub, "on_connect", "on_disconnect")
+    return pub, rec
+
+
+def _session_props(protocol: mqtt.MQTTProtocolVersion) -> dict[str, object]:
+    if protocol != mqtt.MQTTv5:
+        return {}
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 300
+    return {"clean_start": True, "properties": props}
+
+
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5], ids=["v311", "v5"])
+def test_link_cut_every_few_hundred_ms_loses_nothing(mosquitto, protocol, capsys):
+    n = 1500
+    base = f"cuts/{uuid.uuid4().hex[:8]}"
+    counter = Counter()
+    sub = _subscriber(mosquitto.port(), base, counter)
+    pub, rec = _publisher(protocol)
+    rng = random.Random(1234)
+    with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
+        try:
+            pub.connect("127.0.0.1", proxy.port, keepalive=5, **_session_props(protocol))  # type: ignore[arg-type]
+            pub.loop_start()
+
+            def publish_over_time() -> None:
+                # About 6 s of traffic, so that the cuts land mid-stream.
+                for i in range(n):
+                    pub.publish(f"{base}/1", str(i), qos=1)
+                    pub.publish(f"{base}/2", str(i), qos=2)
+                    if i % 25 == 24:
+                        time.sleep(0.1)
+
+            feeder = threading.Thread(target=publish_over_time)
+            feeder.start()
+            end = time.monotonic() + 40
+            while (feeder.is_alive() or not counter.complete(n)) and time.monotonic() < end:
+                time.sleep(rng.uniform(0.2, 0.4))
+                if feeder.is_alive() or not counter.complete(n):
+                    proxy.cut()
+            feeder.join(10)
+            wait_until(lambda: counter.complete(n), timeout=20)
+        finally:
+            pub.disconnect()
+            pub.loop_stop()
+            sub.disconnect()
+            sub.loop_stop()
+        lost1, lost2, dup2 = counter.summary(n)
+        connects = rec.count("on_connect")
+        with capsys.disabled():
+            print(
+                f"\n[{protocol.name}] {n} QoS1 + {n} QoS2 through {proxy.cuts} cuts: "
+                f"lost QoS1={lost1} lost QoS2={lost2} dup QoS2={dup2}, connects={connects}"
+            )
+        assert (lost1, lost2, dup2) == (0, 0, 0)
+        assert proxy.cuts >= 3, "the test must actually cut the link"
+        # No reconnect storm: about one connect per cut (plus the first).
+        assert connects <= proxy.cuts + 3
+
+
+def test_broker_restart_mid_stream_loses_nothing(mosquitto_factory, tmp_path, capsys):
+    broker = mosquitto_factory(
+        listeners=[Listener("tcp")],
+        extra_config=[
+            "persistence true",
+            f"persistence_location {tmp_path}/",
+            "autosave_interval 1",
+        ],
+    )
+    n = 600
+    base = f"restart/{uuid.uuid4().hex[:8]}"
+    counter = Counter()
+    sub = mqtt.Client(V2, client_id=f"restart-sub-{uuid.uuid4().hex[:6]}", clean_session=False)
+    sub.on_message = counter.on_message
+    sub.reconnect_delay_set(0.05, 0.3)
+    srec = Recorder()
+    sub.on_subscribe = srec.record("on_subscribe")
+    sub.connect("127.0.0.1", broker.port())
+    sub.loop_start()
+    sub.subscribe(f"{base}/#", qos=2)
+    wait_until(lambda: srec.count("on_subscribe") == 1)
+
+    pub, rec = _publisher(mqtt.MQTTv311)
+    pub.reconnect_delay_set(0.05, 0.3)
+    try:
+        pub.connect("127.0.0.1", broker.port())
+        pub.loop_start()
+        for i in range(n):
+            pub.publish(f"{base}/1", str(i), qos=1)
+            pub.publish(f"{base}/2", str(i), qos=2)
+            if i == n // 3:
+                broker.stop()  # SIGTERM: mosquitto saves its persistence file
+                time.sleep(0.5)
+                broker.start()
+        wait_until(lambda: counter.complete(n), timeout=30)
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
+        sub.disconnect()
+        sub.loop_stop()
+    lost1, lost2, dup2 = counter.summary(n)
+    with capsys.disabled():
+        print(
+            f"\n[restart] {n} QoS1 + {n} QoS2: lost QoS1={lost1} lost QoS2={lost2} dup QoS2={dup2}"
+        )
+    assert (lost1, lost2, dup2) == (0, 0, 0)
+    assert rec.count("on_connect") >= 2 and rec.count("on_disconnect") >= 1
+
+
+def test_stalled_link_detected_by_keepalive_and_reconnected(mosquitto):
+    pub, rec = _publisher(mqtt.MQTTv311)
+    with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
+        try:
+            pub.connect("127.0.0.1", proxy.port, keepalive=1)
+            pub.loop_start()
+            wait_until(lambda: rec.count("on_connect") == 1)
+            proxy.stall(True)
+            t0 = time.monotonic()
+            wait_until(lambda: rec.count("on_disconnect") >= 1, timeout=10)
+            detected = time.monotonic() - t0
+            proxy.stall(False)
+            wait_until(lambda: rec.count("on_connect") >= 2, timeout=10)
+        finally:
+            pub.disconnect()
+            pub.loop_stop()
+    rc = rec.get("on_disconnect")[0][1]
+    assert rc == 141  # Keep alive timeout (VERSION2 reason code for MQTT_ERR_KEEPALIVE)
+    assert detected < 5.0  # 1.5 × keepalive plus generous slack; not a timing assertion
