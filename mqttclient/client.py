@@ -1116,7 +1116,9 @@ class Client(CallbackMixin):
         while not engine.stopping():
             rc = MQTT_ERR_SUCCESS
             while rc == MQTT_ERR_SUCCESS and not engine.stopping():
-                rc = engine.run_once(timeout)
+                # No polling: sleep until I/O, a deadline or a wake-up (``timeout`` is accepted
+                # for paho compatibility; stop and disconnect wake the loop themselves).
+                rc = engine.run_once(None)
                 if self._retry_now:
                     break
             if engine.stopping():
