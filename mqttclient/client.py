@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 import warnings
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
 
 from mqttclient import _spec
@@ -46,6 +47,7 @@ from mqttclient.enums import (
     PahoClientMode,
 )
 from mqttclient.errors import (
+    ConnectionFailedError,
     InvalidArgumentError,
     InvalidTopicError,
     MQTTException,
@@ -120,6 +122,7 @@ __all__ = [
     "CallbackOnUnsubscribe_v2",
     "CleanStartOption",
     "Client",
+    "Credentials",
     "ConnackCode",
     "ConnectFlags",
     "DEFAULT_QUEUE_LIMIT",
@@ -460,6 +463,17 @@ def _pairs(properties: Optional[Properties]) -> Props:
 _UNSET: Any = object()
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """What a credentials provider returns (see ``Client.credentials_provider_set``):
+    ``username``, ``password`` (``str`` or ``bytes``) and optionally WebSocket headers for the
+    next handshake (e.g. an ``Authorization`` header)."""
+
+    username: Optional[str] = None
+    password: Union[str, bytes, None] = field(default=None, repr=False)
+    websocket_headers: Optional[dict[str, str]] = None
+
+
 class Client(CallbackMixin):
     """An MQTT client with paho-mqtt 2.x's API. See the module docstring.
 
@@ -567,6 +581,7 @@ class Client(CallbackMixin):
         self._websocket = WebSocketSettings()
         self._reconnect_on_failure = reconnect_on_failure
         self._retry_now = False
+        self._credentials_provider: Optional[Callable[[], Credentials]] = None
 
         self._init_callbacks()
         self._session = Session(self._session_config())
@@ -614,7 +629,7 @@ class Client(CallbackMixin):
         # The broker may have assigned a client id (MQTT 5) or a downgrade changed the version.
         if self._client_id == "" and config.client_id:
             fresh.client_id = config.client_id
-        for field in (
+        for name in (
             "client_id",
             "protocol_version",
             "clean_start",
@@ -627,7 +642,7 @@ class Client(CallbackMixin):
             "max_inflight",
             "connack_timeout_s",
         ):
-            setattr(config, field, getattr(fresh, field))
+            setattr(config, name, getattr(fresh, name))
 
     def _closed_for_config(self) -> bool:
         state = self._engine.state
@@ -1046,8 +1061,43 @@ class Client(CallbackMixin):
 
     def _prepare_connect(self) -> ConnectParams:
         """Called by the engine after on_pre_connect (credentials may have changed there)."""
+        provider = self._credentials_provider
+        if provider is not None:
+            try:
+                creds = provider()
+            except Exception as exc:
+                raise ConnectionFailedError(f"the credentials provider failed: {exc}") from exc
+            self._apply_credentials(creds)
         self._apply_config()
         return self._connect_params()
+
+    def credentials_provider_set(self, provider: Optional[Callable[[], Credentials]]) -> None:
+        """Fetch fresh credentials before every connect and reconnect.
+
+        ``provider()`` runs on the thread that connects (the loop thread for automatic
+        reconnects), after ``on_pre_connect``, and returns a :class:`Credentials` (or a
+        ``(username, password)`` tuple). Use it for tokens that expire: Azure IoT Hub SAS tokens,
+        JWTs, AWS custom-authorizer tokens. An exception it raises fails that connection attempt
+        like a network error would (``on_connect_fail``, then the reconnect backoff).
+        ``None`` removes the provider. Thread: any.
+        """
+        if provider is not None and not callable(provider):
+            raise ValueError("provider must be callable")
+        self._credentials_provider = provider
+
+    def _apply_credentials(self, creds: Any) -> None:
+        if isinstance(creds, tuple):
+            creds = Credentials(*creds)
+        if not isinstance(creds, Credentials):
+            raise TypeError(
+                "a credentials provider must return Credentials or (username, password)"
+            )
+        self._username = creds.username
+        self._password = None if creds.password is None else bytes(_force_bytes(creds.password))
+        if creds.websocket_headers is not None:
+            self._websocket = WebSocketSettings(
+                path=self._websocket.path, headers=dict(creds.websocket_headers)
+            )
 
     # ------------------------------------------------------------------------------------------
     # the loop
