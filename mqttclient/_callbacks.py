@@ -396,7 +396,9 @@ class CallbackMixin:
             return
         v5 = self._protocol == MQTTProtocolVersion.MQTTv5
         rc = event.rc
-        if (event.from_server and event.reason_code is not None) or (event.reason_code is not None and rc == MQTTErrorCode.MQTT_ERR_PROTOCOL):
+        if (event.from_server and event.reason_code is not None) or (
+            event.reason_code is not None and rc == MQTTErrorCode.MQTT_ERR_PROTOCOL
+        ):
             reason = reason_code(PacketTypes.DISCONNECT, event.reason_code)
         else:
             reason = disconnect_reason(rc)
