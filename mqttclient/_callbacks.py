@@ -17,7 +17,7 @@ from mqttclient._core import events as ev
 from mqttclient._io import loop as engine_events
 from mqttclient.enums import CallbackAPIVersion, LogLevel, MQTTErrorCode, MQTTProtocolVersion
 from mqttclient.matcher import MQTTMatcher
-from mqttclient.message import MQTTMessage, MQTTMessageInfo
+from mqttclient.message import MQTTMessage, MQTTMessageInfo, network_loop
 from mqttclient.packettypes import PacketTypes
 from mqttclient.properties import Properties
 from mqttclient.reasoncodes import ReasonCode, reason_code
@@ -219,6 +219,13 @@ class CallbackMixin:
 
     def dispatch(self, events: Sequence[Any]) -> None:
         """Engine sink: run the callbacks for ``events`` in order. Loop thread, no lock held."""
+        network_loop.depth = getattr(network_loop, "depth", 0) + 1
+        try:
+            self._dispatch(events)
+        finally:
+            network_loop.depth -= 1
+
+    def _dispatch(self, events: Sequence[Any]) -> None:
         for event in events:
             kind = type(event)
             if kind is ev.MessageReceived:

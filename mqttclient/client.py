@@ -55,7 +55,7 @@ from mqttclient.errors import (
     WebsocketConnectionError,
 )
 from mqttclient.matcher import MQTTMatcher, topic_matches_sub, validate_topic_filter
-from mqttclient.message import MQTTMessage, MQTTMessageInfo
+from mqttclient.message import MQTTMessage, MQTTMessageInfo, network_loop
 from mqttclient.packettypes import PacketTypes
 from mqttclient.properties import MalformedPacket, Properties
 from mqttclient.reasoncodes import ReasonCode, ReasonCodes
@@ -1147,9 +1147,11 @@ class Client(CallbackMixin):
         owned = engine.loop_thread is None
         if owned:
             engine.loop_thread = threading.current_thread()
+        network_loop.depth = getattr(network_loop, "depth", 0) + 1
         try:
             return self._loop_forever(timeout, retry_first_connection)
         finally:
+            network_loop.depth -= 1
             if owned:
                 engine.loop_thread = None
 
@@ -1265,7 +1267,6 @@ class Client(CallbackMixin):
         elif not topic:
             raise ValueError("Invalid topic.")
         info = MQTTMessageInfo(0)
-        info._loop_thread = self._engine.loop_thread
         session = self._session
         engine = self._engine
         with engine.lock:

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 __all__ = ["MQTTMessage", "MQTTMessageInfo"]
 
+# Marks the threads that are running a client's network loop (``loop_forever``, the
+# ``loop_start`` thread) or its callbacks: such a thread would have to complete the message
+# that ``wait_for_publish`` waits for, so waiting there could never end.
+network_loop = threading.local()
+
 _ERRORS_NOT_FATAL = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN)
 
 
@@ -45,7 +50,6 @@ class MQTTMessageInfo:
     __slots__ = (
         "_event",
         "_iterpos",
-        "_loop_thread",
         "_published",
         "_waitable",
         "mid",
@@ -63,8 +67,6 @@ class MQTTMessageInfo:
         # Whether wait_for_publish() may wait even though rc reports NO_CONN: a QoS 1/2 message
         # queued while offline is sent after the next CONNACK.
         self._waitable = False
-        # The thread that would have to complete this message (set by the client).
-        self._loop_thread: Optional[threading.Thread] = None
 
     def __str__(self) -> str:
         return str((self.rc, self.mid))
@@ -125,7 +127,7 @@ class MQTTMessageInfo:
         self._check_rc()
         if self._published:
             return
-        if self._loop_thread is not None and threading.current_thread() is self._loop_thread:
+        if getattr(network_loop, "depth", 0):
             raise InvalidStateError(
                 "wait_for_publish() called from a callback on the network-loop thread: the "
                 "message can only be acknowledged once the callback returns"
