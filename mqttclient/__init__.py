@@ -6,8 +6,15 @@ This module holds the version and the re-exports only.
 
 from __future__ import annotations
 
+import logging
+
+from mqttclient._core.sqlitestore import SqliteStore
+from mqttclient._core.store import MemoryStore
 from mqttclient.errors import MQTTException
+
+# A library logs; the application decides where it goes (nothing is printed unless configured).
+logging.getLogger("mqttclient").addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 
-__all__ = ["MQTTException", "__version__"]
+__all__ = ["MQTTException", "MemoryStore", "SqliteStore", "__version__"]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 from mqttclient._core import events as ev
+from mqttclient._core import packets
 from mqttclient._io import loop as engine_events
 from mqttclient.enums import CallbackAPIVersion, LogLevel, MQTTErrorCode, MQTTProtocolVersion
 from mqttclient.matcher import MQTTMatcher
@@ -71,6 +72,37 @@ def disconnect_reason(rc: int) -> ReasonCode:
 
 def _properties(packet_type: int, pairs: Any) -> Properties:
     return Properties.from_pairs(packet_type, pairs)
+
+
+def describe_packet(packet: Any) -> str:
+    """One log line for a packet in paho's style; never the payload or a password."""
+    kind = type(packet)
+    if kind is packets.Publish:
+        return (
+            f"PUBLISH (d{int(packet.dup)}, q{packet.qos}, r{int(packet.retain)}, m{packet.packet_id}), "
+            f"'{packet.topic}', ... ({len(packet.payload)} bytes)"
+        )
+    if kind is packets.Connect:
+        return (
+            f"CONNECT (u{int(packet.username is not None)}, p{int(packet.password is not None)}, "
+            f"wr{int(bool(packet.will and packet.will.retain))}, wq{packet.will.qos if packet.will else 0}, "
+            f"wf{int(packet.will is not None)}, c{int(packet.clean_start)}, k{packet.keepalive}) "
+            f"client_id={packet.client_id!r}"
+        )
+    if kind is packets.Connack:
+        return f"CONNACK ({int(packet.session_present)}, {packet.reason_code})"
+    if kind in (packets.Puback, packets.Pubrec, packets.Pubrel, packets.Pubcomp):
+        return f"{kind.__name__.upper()} (Mid: {packet.packet_id})"
+    if kind is packets.Subscribe:
+        filters = [(s.topic_filter, s.qos) for s in packet.subscriptions]
+        return f"SUBSCRIBE (d0, m{packet.packet_id}) {filters}"
+    if kind is packets.Unsubscribe:
+        return f"UNSUBSCRIBE (Mid: {packet.packet_id}) {list(packet.topic_filters)}"
+    if kind in (packets.Suback, packets.Unsuback):
+        return f"{kind.__name__.upper()} (Mid: {packet.packet_id})"
+    if kind is packets.Disconnect:
+        return f"DISCONNECT ({packet.reason_code})" if packet.reason_code else "DISCONNECT"
+    return kind.__name__.upper()
 
 
 class _CallbackSlot:
@@ -206,6 +238,14 @@ class CallbackMixin:
         if logger is not None:
             logger.log(_LOGGING_LEVEL.get(LogLevel(level), logging.DEBUG), buf)
 
+    def _warn(self, fmt: str, *args: Any) -> None:
+        """A warning for the user: through on_log / enable_logger when set (paho's channels),
+        else the ``mqttclient.client`` logger."""
+        if self.on_log is None and self._logger is None:
+            log.warning(fmt, *args)
+        else:
+            self._easy_log(LogLevel.MQTT_LOG_WARNING, fmt, *args)
+
     # --- calling user code --------------------------------------------------------------------
     def _call(self, name: str, callback: Callable[..., Any], *args: Any) -> None:
         try:
@@ -250,6 +290,13 @@ class CallbackMixin:
                 cb = self.on_socket_close
                 if cb is not None:
                     self._call("on_socket_close", cb, event.sock)
+            elif kind is engine_events.PacketTrace:
+                self._easy_log(
+                    LogLevel.MQTT_LOG_DEBUG,
+                    "%s %s",
+                    "Sending" if event.sent else "Received",
+                    describe_packet(event.packet),
+                )
             elif kind is engine_events.SocketWantWrite:
                 cb = (
                     self.on_socket_register_write if event.want else self.on_socket_unregister_write
@@ -262,12 +309,18 @@ class CallbackMixin:
     def acks_after_delivery(self) -> bool:
         return not self._manual_ack
 
+    def tracing(self) -> bool:
+        """Engine sink: log every packet while the user listens (on_log or enable_logger)."""
+        return self.on_log is not None or self._logger is not None
+
     def pre_connect(self) -> None:
         cb = self.on_pre_connect
         if cb is not None:
             self._call("on_pre_connect", cb)
 
-    def _connect_failed(self) -> None:
+    def _connect_failed(self, error: BaseException) -> None:
+        """A (re)connect attempt on the loop thread failed: say why, then on_connect_fail."""
+        self._warn("connecting failed: %s", error)
         cb = self.on_connect_fail
         if cb is not None:
             try:
@@ -333,18 +386,28 @@ class CallbackMixin:
     def _dropped(self, event: ev.PublishDropped) -> None:
         info = event.token
         if isinstance(info, MQTTMessageInfo):
-            info.rc = MQTTErrorCode.MQTT_ERR_CONN_LOST
+            too_large = event.reason == "packet too large"
+            info.rc = (
+                MQTTErrorCode.MQTT_ERR_PAYLOAD_SIZE
+                if too_large
+                else MQTTErrorCode.MQTT_ERR_QUEUE_SIZE
+                if event.reason == "queue full"
+                else MQTTErrorCode.MQTT_ERR_CONN_LOST
+            )
             info._set_as_published()
 
-    def _refused(self, event: ev.ConnectionRefused) -> None:
-        """Hook for the client's reaction to a refused CONNACK (after on_connect)."""
+    def _refused(self, event: ev.ConnectionRefused) -> bool:
+        """Hook: the client's reaction to a refused CONNACK; True when it retries at once."""
+        return False
 
     def _connack(self, event: Any) -> None:
-        try:
-            self._connack_callback(event)
-        finally:
-            if isinstance(event, ev.ConnectionRefused):
-                self._refused(event)
+        if isinstance(event, ev.ConnectionRefused) and self._refused(event):
+            # paho retries at once (3.1 downgrade, random client id) without calling
+            # on_connect or on_disconnect for the refused attempt.
+            self._retrying_refusal = True
+            return
+        self._retrying_refusal = False
+        self._connack_callback(event)
 
     def _connack_callback(self, event: Any) -> None:
         connack = event.connack
@@ -397,7 +460,14 @@ class CallbackMixin:
         else:
             self._call("on_unsubscribe", on_unsubscribe, event.mid, codes, props)
 
+    _retrying_refusal = False
+
     def _closed(self, event: engine_events.ConnectionClosed) -> None:
+        if self._retrying_refusal and event.rc == MQTTErrorCode.MQTT_ERR_CONN_REFUSED:
+            self._retrying_refusal = False
+            return
+        if event.error is not None and event.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._warn("connection lost: %s", event.error)
         on_disconnect = self.on_disconnect
         if on_disconnect is None:
             return

@@ -1,20 +1,52 @@
-"""The ``mqttclient`` command line.
+"""The ``mqttclient`` command line (also ``python -m mqttclient``).
 
-``mqttclient demo`` runs a publish/subscribe demo against a private local broker.
+* ``mqttclient pub``: publish messages (``mqttclient._cli_pub``);
+* ``mqttclient sub``: subscribe and print messages (``mqttclient._cli_sub``);
+* ``mqttclient demo``: a publish/subscribe demo against a private local broker.
+
+``pub`` and ``sub`` follow mosquitto_pub/mosquitto_sub: ``-h`` is the broker host there too, so
+their help is ``--help`` only. Every expected failure is one line on stderr and a documented exit
+status (:class:`mqttclient._cli_common.ExitCode`); this module is where exceptions become exit
+statuses.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from typing import Optional
 
+from mqttclient import __version__, _cli_pub, _cli_sub
+from mqttclient._cli_common import (
+    EXIT_STATUS_HELP,
+    ExitCode,
+    Failure,
+    Parser,
+    TimedOut,
+    UsageError,
+    error_line,
+)
+
 __all__ = ["main"]
+
+PROG = "mqttclient"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mqttclient", description="MQTT client tools")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(
+        prog=PROG,
+        description=(
+            "MQTT client tools. In 'pub' and 'sub', -h is the broker host (as in "
+            "mosquitto_pub/mosquitto_sub): ask them for --help."
+        ),
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _cli_pub.add_parser(commands, EXIT_STATUS_HELP)
+    _cli_sub.add_parser(commands, EXIT_STATUS_HELP)
     demo = commands.add_parser(
         "demo", help="run a publish/subscribe demo on a private local broker"
     )
@@ -26,10 +58,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point; returns the process exit code."""
-    args = _parser().parse_args(argv)
-    if args.command == "demo":
-        from mqttclient.demo import run_demo
+    """Entry point; returns the process exit status (see ``mqttclient --help``).
 
-        return run_demo(args.readings, args.port)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    Never raises for expected failures: they are printed as one line on stderr.
+    """
+    prog = PROG
+    try:
+        args = _parser().parse_args(argv)
+        prog = f"{PROG} {args.command}"
+        if args.command == "demo":
+            from mqttclient.demo import run_demo
+
+            return run_demo(args.readings, args.port)
+        if args.command == "pub":
+            return _cli_pub.run(args, prog)
+        return _cli_sub.run(args, prog)
+    except SystemExit as exc:  # --help and --version exit through argparse
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else ExitCode.USAGE)
+    except UsageError as exc:
+        error_line(exc.prog or prog, str(exc))
+        return ExitCode.USAGE
+    except Failure as exc:
+        error_line(prog, str(exc))
+        return ExitCode.FAILURE
+    except TimedOut as exc:
+        error_line(prog, str(exc))
+        return ExitCode.TIMEOUT
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return ExitCode.INTERRUPTED

@@ -30,8 +30,10 @@ from mqttclient._callbacks import (
     v3_connack_reason,
 )
 from mqttclient._core import events as ev
+from mqttclient._core.config import QUEUE_FULL_POLICIES
 from mqttclient._core.packets import Props, Subscription, Will
 from mqttclient._core.session import Session, SessionConfig, SessionState
+from mqttclient._core.store import Store
 from mqttclient._io.loop import ConnState, Engine, ReconnectPolicy
 from mqttclient._io.tlsconfig import TLSSettings, build_tls_context
 from mqttclient._io.transport import ConnectParams, ProxySettings, discover_proxy
@@ -52,6 +54,7 @@ from mqttclient.errors import (
     InvalidTopicError,
     MQTTException,
     PayloadTooLargeError,
+    QueueFullError,
     WebsocketConnectionError,
 )
 from mqttclient.matcher import MQTTMatcher, topic_matches_sub, validate_topic_filter
@@ -338,8 +341,8 @@ _ = (
     WebsocketConnectionError,
 )
 
-# Default bound on QoS 1/2 messages held (queued or in flight) when max_queued_messages is 0.
-# paho-mqtt has none and grows without limit while offline; see docs/migration-from-paho.rst.
+#: The bound on QoS 1/2 messages held (queued or in flight) when ``max_queued_messages`` is 0.
+#: paho-mqtt has none and grows without limit while offline (docs/migration-from-paho.rst).
 DEFAULT_QUEUE_LIMIT = 1_000_000
 
 _ERROR_STRINGS = {
@@ -460,7 +463,19 @@ def _pairs(properties: Optional[Properties]) -> Props:
     return properties.to_pairs()
 
 
-_UNSET: Any = object()
+class _Unset:
+    def __repr__(self) -> str:
+        return "CallbackAPIVersion.VERSION1 (deprecated default)"
+
+
+_UNSET: Any = _Unset()
+
+
+def _restored_info(mid: int, seq: int) -> MQTTMessageInfo:
+    """The ``MQTTMessageInfo`` of a message restored from the store."""
+    info = MQTTMessageInfo(mid)
+    info.seq = seq
+    return info
 
 
 @dataclass(frozen=True)
@@ -493,7 +508,18 @@ class Client(CallbackMixin):
         transport: Literal["tcp", "websockets", "unix"] = "tcp",
         reconnect_on_failure: bool = True,
         manual_ack: bool = False,
+        *,
+        store: Optional[Store] = None,
+        resubscribe: bool = False,
     ) -> None:
+        """``store`` (keyword only, an addition to paho): where the session state is kept —
+        ``mqttclient.MemoryStore()`` (the default, paho's behaviour) or
+        ``mqttclient.SqliteStore(path)``, which makes accepted QoS 1/2 messages survive a crash
+        or a reboot; a store holding a previous session's state resumes it (with that client
+        id when ``client_id`` is empty). ``resubscribe``: after a CONNACK without a session,
+        subscribe again to every subscription made (and kept in the store). See
+        docs/durable-sessions.rst. Raises ``mqttclient.errors.StoreError`` if the store cannot
+        be read."""
         if isinstance(callback_api_version, str):
             # paho-mqtt 1.x positional order: (client_id, clean_session, userdata, protocol,
             # transport, reconnect_on_failure).
@@ -572,6 +598,10 @@ class Client(CallbackMixin):
         self._will: Optional[Will] = None
         self._max_inflight = 20
         self._max_queued = 0
+        self._max_queued_bytes = 0
+        self._queue_full_policy = "refuse"
+        self._queue_qos0_offline = False
+        self._resubscribe = bool(resubscribe)
         self._clean_start: Any = MQTT_CLEAN_START_FIRST_ONLY
         self._connect_properties: Optional[Properties] = None
         self._bridge = False
@@ -582,9 +612,13 @@ class Client(CallbackMixin):
         self._reconnect_on_failure = reconnect_on_failure
         self._retry_now = False
         self._credentials_provider: Optional[Callable[[], Credentials]] = None
+        self._provider_headers: Optional[dict[str, str]] = None
 
         self._init_callbacks()
-        self._session = Session(self._session_config())
+        self._session = Session(
+            self._session_config(), store, wall_offset=time.time() - time.monotonic()
+        )
+        self._restored: list[MQTTMessageInfo] = self._session.adopt_restored(_restored_info)
         self._engine = Engine(self._session, self)
         self._engine.reconnect_on_failure = reconnect_on_failure
         self._thread: Optional[threading.Thread] = None
@@ -614,18 +648,27 @@ class Client(CallbackMixin):
             clean_start=self._clean_start if v5 else self._clean_session,
             keepalive_s=self._keepalive,
             username=self._username,
-            password=self._password,
+            # 3.x sends a password only with a user name [MQTT-3.1.2-22] (paho drops it);
+            # 5.0 allows a password alone (§3.1.2.9).
+            password=self._password if (v5 or self._username is not None) else None,
             will=self._will,
             connect_properties=_pairs(self._connect_properties) if v5 else (),
             bridge=self._bridge,
             max_inflight=self._max_inflight,
             connack_timeout_s=max(self._connect_timeout, float(self._keepalive or 30)),
+            max_queued_messages=self._max_queued or DEFAULT_QUEUE_LIMIT,
+            max_queued_bytes=self._max_queued_bytes,
+            queue_full_policy=self._queue_full_policy,
+            queue_qos0_offline=self._queue_qos0_offline,
+            resubscribe=self._resubscribe,
         )
 
     def _apply_config(self) -> None:
         """Copy settings into the session's config before a connection starts."""
         config = self._session.config
         fresh = self._session_config()
+        # Wall-clock time for Message Expiry kept across restarts (the clock may have moved).
+        self._session.wall_offset = time.time() - time.monotonic()
         # The broker may have assigned a client id (MQTT 5) or a downgrade changed the version.
         if self._client_id == "" and config.client_id:
             fresh.client_id = config.client_id
@@ -756,12 +799,14 @@ class Client(CallbackMixin):
         self.max_queued_messages_set(value)
 
     @property
-    def will_topic(self) -> Optional[str]:
-        return None if self._will is None else self._will.topic
+    def will_topic(self) -> str:
+        """The will's topic ("" when no will is set, as paho)."""
+        return "" if self._will is None else self._will.topic
 
     @property
-    def will_payload(self) -> Optional[bytes]:
-        return None if self._will is None else self._will.payload
+    def will_payload(self) -> bytes:
+        """The will's payload (b"" when no will is set, as paho)."""
+        return b"" if self._will is None else self._will.payload
 
     @property
     def logger(self) -> Optional[logging.Logger]:
@@ -841,7 +886,59 @@ class Client(CallbackMixin):
         if not isinstance(queue_size, int):
             raise ValueError("Invalid type of queue size.")
         self._max_queued = queue_size
+        with self._engine.lock:
+            self._session.config.max_queued_messages = queue_size or DEFAULT_QUEUE_LIMIT
         return self
+
+    def max_queued_bytes_set(self, queue_bytes: int) -> Client:
+        """At most ``queue_bytes`` bytes of payload held in messages queued or in flight (QoS
+        1/2, and QoS 0 queued with ``queue_qos0_offline_set``); 0 (the default) means no bound
+        in bytes. When a ``publish()`` would exceed it, ``queue_full_policy_set`` decides. An
+        addition to paho. Thread: any."""
+        if not isinstance(queue_bytes, int) or isinstance(queue_bytes, bool) or queue_bytes < 0:
+            raise ValueError("Invalid queue size in bytes.")
+        self._max_queued_bytes = queue_bytes
+        with self._engine.lock:
+            self._session.config.max_queued_bytes = queue_bytes
+        return self
+
+    def queue_full_policy_set(self, policy: str) -> Client:
+        """What ``publish()`` does when ``max_queued_messages`` or ``max_queued_bytes`` is
+        reached: ``"refuse"`` (the default, paho's) returns ``MQTT_ERR_QUEUE_SIZE`` for the new
+        message; ``"drop_oldest"`` drops the oldest messages never sent to make room (their
+        ``MQTTMessageInfo.rc`` becomes ``MQTT_ERR_QUEUE_SIZE``; messages already sent are never
+        dropped, so the new one is still refused if only those fill the queue). An addition to
+        paho. Thread: any."""
+        if policy not in QUEUE_FULL_POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(QUEUE_FULL_POLICIES)}")
+        self._queue_full_policy = policy
+        with self._engine.lock:
+            self._session.config.queue_full_policy = policy
+        return self
+
+    def queue_qos0_offline_set(self, queue: bool) -> Client:
+        """Keep QoS 0 messages published while no connection is open and send them after the
+        next CONNACK, in publish order with QoS 1/2 messages (paho drops them; so does the
+        default). They count against the queue bounds, are kept in memory only (never in a
+        store), and ``publish()`` returns ``MQTT_ERR_NO_CONN`` for them, as for QoS 1/2 messages
+        queued offline, while ``wait_for_publish()`` waits. An addition to paho. Thread: any."""
+        self._queue_qos0_offline = bool(queue)
+        with self._engine.lock:
+            self._session.config.queue_qos0_offline = bool(queue)
+        return self
+
+    @property
+    def store(self) -> Store:
+        """The store holding the session state (see ``Client(store=...)``)."""
+        return self._session.store
+
+    def restored_messages(self) -> list[MQTTMessageInfo]:
+        """The QoS 1/2 messages this client found unfinished in its store when it was created
+        (accepted by an earlier process and not yet acknowledged), in acceptance order, as
+        ``MQTTMessageInfo`` objects: ``mid`` (what ``on_publish`` will report), ``seq`` (the
+        stable id ``publish()`` gave them), and ``wait_for_publish()``/``is_published()`` work
+        on them. They are sent after the next CONNACK. An addition to paho. Thread: any."""
+        return list(self._restored)
 
     def message_retry_set(self, retry: int) -> None:
         """Removed in paho-mqtt 2.0 (no retries while connected, as MQTT 5 requires); kept as a
@@ -947,6 +1044,24 @@ class Client(CallbackMixin):
             raise ValueError("proxy_type and/or proxy_addr are invalid")
         self._proxy = ProxySettings.from_kwargs(proxy_args)
 
+    def _websocket_settings(self) -> WebSocketSettings:
+        """The user's WebSocket options with the credentials provider's headers on top."""
+        extra = self._provider_headers
+        if not extra:
+            return self._websocket
+        base = self._websocket.headers
+
+        def headers(defaults: dict[str, str]) -> dict[str, str]:
+            merged = dict(defaults)
+            if callable(base):
+                merged = dict(base(merged))
+            elif base:
+                merged.update(base)
+            merged.update(extra)
+            return merged
+
+        return WebSocketSettings(path=self._websocket.path, headers=headers)
+
     def _connect_params(self) -> ConnectParams:
         proxy = None if self._transport == "unix" else discover_proxy(self._host, self._proxy)
         return ConnectParams(
@@ -957,7 +1072,7 @@ class Client(CallbackMixin):
             bind_port=self._bind_port,
             tls=self._tls,
             proxy=proxy,
-            websocket=self._websocket if self._transport == "websockets" else None,
+            websocket=self._websocket_settings() if self._transport == "websockets" else None,
             timeout_s=self._connect_timeout,
         )
 
@@ -1064,10 +1179,9 @@ class Client(CallbackMixin):
         provider = self._credentials_provider
         if provider is not None:
             try:
-                creds = provider()
+                self._apply_credentials(provider())
             except Exception as exc:
                 raise ConnectionFailedError(f"the credentials provider failed: {exc}") from exc
-            self._apply_credentials(creds)
         self._apply_config()
         return self._connect_params()
 
@@ -1094,10 +1208,8 @@ class Client(CallbackMixin):
             )
         self._username = creds.username
         self._password = None if creds.password is None else bytes(_force_bytes(creds.password))
-        if creds.websocket_headers is not None:
-            self._websocket = WebSocketSettings(
-                path=self._websocket.path, headers=dict(creds.websocket_headers)
-            )
+        headers = creds.websocket_headers
+        self._provider_headers = None if headers is None else dict(headers)
 
     # ------------------------------------------------------------------------------------------
     # the loop
@@ -1108,7 +1220,8 @@ class Client(CallbackMixin):
         if timeout < 0.0:
             raise ValueError("Invalid timeout.")
         rc = self._engine.run_once(timeout)
-        if rc == MQTT_ERR_SUCCESS and self._retry_now:
+        if self._retry_now:
+            # paho's automatic retry after some CONNACK refusals (see _refused).
             return self.reconnect()
         return rc
 
@@ -1140,7 +1253,9 @@ class Client(CallbackMixin):
         reconnecting with backoff after failures (unless ``reconnect_on_failure`` is False).
 
         If the first connection fails and ``retry_first_connection`` is False, the error is
-        raised; otherwise it is retried like any other."""
+        raised; otherwise it is retried like any other. ``timeout`` is accepted for paho
+        compatibility and ignored: the loop sleeps until there is I/O, a deadline or a wake-up
+        (``disconnect()``/``loop_stop()`` wake it), never polling."""
         if timeout < 0.0:
             raise ValueError("Invalid timeout.")
         engine = self._engine
@@ -1160,8 +1275,8 @@ class Client(CallbackMixin):
         if engine.state == ConnState.CONNECT_ASYNC:
             try:
                 self.reconnect()
-            except OSError:
-                self._connect_failed()
+            except OSError as exc:
+                self._connect_failed(exc)
                 if not retry_first_connection:
                     raise
         rc = MQTT_ERR_SUCCESS
@@ -1189,9 +1304,8 @@ class Client(CallbackMixin):
                     break
             try:
                 self.reconnect()
-            except OSError:
-                self._connect_failed()
-                self._easy_log(MQTT_LOG_DEBUG, "Connection failed, retrying")
+            except OSError as exc:
+                self._connect_failed(exc)
         return rc
 
     def loop_start(self) -> MQTTErrorCode:
@@ -1212,9 +1326,14 @@ class Client(CallbackMixin):
         try:
             self.loop_forever(retry_first_connection=True)
         finally:
-            self._engine.thread = None
-            if self._engine.loop_thread is threading.current_thread():
+            me = threading.current_thread()
+            if self._engine.thread is me:
+                self._engine.thread = None
+            if self._engine.loop_thread is me:
                 self._engine.loop_thread = None
+            if self._thread is me:
+                self._thread = None
+                self._engine.stop_requested = False
 
     def loop_stop(self) -> MQTTErrorCode:
         """Stop the ``loop_start`` thread (the connection stays open). May be called from a
@@ -1228,8 +1347,8 @@ class Client(CallbackMixin):
             thread.join()
             self._thread = None
             self._engine.stop_requested = False
-        else:
-            self._thread = None
+        # From a callback on the loop thread itself: the thread ends once the callback returns
+        # and clears self._thread then (a loop_start() before that returns MQTT_ERR_INVAL).
         return MQTT_ERR_SUCCESS
 
     def is_connected(self) -> bool:
@@ -1251,7 +1370,13 @@ class Client(CallbackMixin):
 
         QoS 1/2 messages published while offline are kept and sent after the next CONNACK
         (``rc`` is then MQTT_ERR_NO_CONN, as in paho, but ``wait_for_publish()`` waits for
-        them). Raises ``ValueError`` for an invalid topic, QoS or payload size."""
+        them). Raises ``ValueError`` for an invalid topic, QoS or payload size.
+
+        ``info.seq`` is the message's stable sequence number (QoS 1/2, and QoS 0 queued
+        offline): unlike ``mid`` it is never reused, and with a store it stays the same across
+        restarts (docs/durable-sessions.rst). With a ``SqliteStore`` the message is committed
+        to the file before this returns (unless its durability is "off"); a failing store
+        raises ``mqttclient.errors.StoreError``."""
         v5 = self._protocol == MQTTv5
         _validate_publish_topic(topic, v5)
         if qos not in (0, 1, 2):
@@ -1270,9 +1395,6 @@ class Client(CallbackMixin):
         session = self._session
         engine = self._engine
         with engine.lock:
-            if qos and session.unfinished_count() >= (self._max_queued or DEFAULT_QUEUE_LIMIT):
-                info.rc = MQTT_ERR_QUEUE_SIZE
-                return info
             try:
                 info.mid = session.publish(
                     topic, data, qos, bool(retain), pairs, info, time.monotonic()
@@ -1280,11 +1402,19 @@ class Client(CallbackMixin):
             except PayloadTooLargeError:
                 info.rc = MQTT_ERR_PAYLOAD_SIZE
                 return info
+            except QueueFullError:
+                info.mid = session.reserve_mid()
+                info.rc = MQTT_ERR_QUEUE_SIZE
+                return info
+            info.seq = session.seq
             state = session.state
             if state != SessionState.CONNECTED and state != SessionState.CONNECTING:
                 info.rc = MQTT_ERR_NO_CONN
-                info._waitable = qos > 0
+                info._waitable = qos > 0 or self._queue_qos0_offline
             events = engine.kick()
+            dropped = session.take_events()
+        if dropped:
+            self.dispatch(dropped)  # messages dropped to make room (drop_oldest)
         if events:
             self.dispatch(events)
         return info
@@ -1306,7 +1436,10 @@ class Client(CallbackMixin):
         with engine.lock:
             if self._session.state not in (SessionState.CONNECTED, SessionState.CONNECTING):
                 return MQTT_ERR_NO_CONN, None
-            mid = self._session.subscribe(subscriptions, pairs, time.monotonic())
+            try:
+                mid = self._session.subscribe(subscriptions, pairs, time.monotonic())
+            except QueueFullError:
+                return MQTT_ERR_QUEUE_SIZE, None
             events = engine.kick()
         if events:
             self.dispatch(events)
@@ -1380,7 +1513,10 @@ class Client(CallbackMixin):
         with engine.lock:
             if self._session.state not in (SessionState.CONNECTED, SessionState.CONNECTING):
                 return MQTT_ERR_NO_CONN, None
-            mid = self._session.unsubscribe(filters, pairs, time.monotonic())
+            try:
+                mid = self._session.unsubscribe(filters, pairs, time.monotonic())
+            except QueueFullError:
+                return MQTT_ERR_QUEUE_SIZE, None
             events = engine.kick()
         if events:
             self.dispatch(events)
@@ -1389,9 +1525,11 @@ class Client(CallbackMixin):
     def disconnect(
         self, reasoncode: Optional[ReasonCode] = None, properties: Optional[Properties] = None
     ) -> MQTTErrorCode:
-        """Disconnect cleanly: everything queued before this call is written first, then
-        DISCONNECT; the connection is half-closed and drained so the broker keeps every packet.
-        The will is not published. Returns MQTT_ERR_NO_CONN when there is no connection."""
+        """Disconnect cleanly: every packet already queued for sending before this call is
+        written first, then DISCONNECT; the connection is half-closed and drained so the broker
+        keeps every packet. QoS 1/2 messages still waiting for an in-flight slot stay queued for
+        the next connection. The will is not published. Returns MQTT_ERR_NO_CONN when there is
+        no connection."""
         engine = self._engine
         code = 0 if reasoncode is None else int(reasoncode.value)
         pairs = _pairs(properties) if self._protocol == MQTTv5 else ()
@@ -1434,17 +1572,21 @@ class Client(CallbackMixin):
             messages.append(msg)
         return messages
 
-    def _refused(self, event: ev.ConnectionRefused) -> None:
+    def _refused(self, event: ev.ConnectionRefused) -> bool:
         """paho's automatic retries after some CONNACK refusals (with reconnect_on_failure):
         3.1.1 refused as an unacceptable version → retry as 3.1; an empty client id rejected →
-        retry with a random one."""
+        retry with a random one. Returns True when a retry follows at once."""
         if not self._reconnect_on_failure:
-            return
+            return False
         raw = event.connack.reason_code
         if self._protocol == MQTTv311 and raw == 1:
             self._easy_log(MQTT_LOG_DEBUG, "CONNACK refused MQTT 3.1.1, downgrading to MQTT 3.1")
             self._protocol = MQTTv31
             self._retry_now = True
         elif raw == 2 and self._protocol != MQTTv5 and not self._client_id:
+            self._easy_log(
+                MQTT_LOG_DEBUG, "CONNACK rejected the empty client id, retrying with one"
+            )
             self._client_id = _base62(uuid.uuid4().int, padding=22)
             self._retry_now = True
+        return self._retry_now

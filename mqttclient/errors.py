@@ -31,6 +31,7 @@ __all__ = [
     "ProxyError",
     "QueueFullError",
     "RemoteProtocolError",
+    "StoreError",
     "TLSError",
     "TopicAliasInvalidError",
     "WebSocketHandshakeError",
@@ -154,3 +155,10 @@ class QueueFullError(MQTTException):
 
 class InvalidStateError(MQTTException, RuntimeError):
     """The operation is not allowed in the client's current state."""
+
+
+class StoreError(MQTTException):
+    """The durable store cannot be used: its file is held by another process (or another
+    store object), is not a store or is corrupt beyond what SQLite's journal recovers, was
+    written by a newer version, or a read or write failed (disk full, I/O error). The message
+    names the file and what to do."""

@@ -44,7 +44,10 @@ class MQTTMessageInfo:
     For compatibility with paho-mqtt 1.x it also behaves as the tuple ``(rc, mid)``.
 
     ``seq`` is an identifier that stays the same for the life of the message (``mid`` is reused
-    by the protocol and is only unique among messages in flight).
+    by the protocol and is only unique among messages in flight): the acceptance sequence number
+    of a QoS 1/2 message (or a QoS 0 message queued offline), never reused by the client or its
+    store, so it identifies the message across restarts (docs/durable-sessions.rst); 0 for a
+    QoS 0 message written at once.
     """
 
     __slots__ = (
@@ -86,6 +89,10 @@ class MQTTMessageInfo:
             self._iterpos = 2
             return self.mid
         raise StopIteration
+
+    def next(self) -> int:
+        """paho-mqtt 1.x iteration over ``(rc, mid)``."""
+        return self.__next__()
 
     def __getitem__(self, index: int) -> int:
         if index == 0:

@@ -14,7 +14,14 @@ from typing import Any, Optional
 
 from mqttclient._core.packets import Props, Will
 
-__all__ = ["FIRST_ONLY", "SessionConfig", "SessionState"]
+__all__ = [
+    "DROP_OLDEST",
+    "FIRST_ONLY",
+    "QUEUE_FULL_POLICIES",
+    "REFUSE",
+    "SessionConfig",
+    "SessionState",
+]
 
 #: paho's MQTT_CLEAN_START_FIRST_ONLY: clean start only until the first successful CONNACK.
 FIRST_ONLY = 3
@@ -42,6 +49,23 @@ class SessionConfig:
     max_inflight: int = 20
     # How long to wait for CONNACK after CONNECT before giving up; <= 0 waits forever.
     connack_timeout_s: float = 30.0
+    # Offline bounds, checked when publish() accepts a message: how many messages may be held
+    # (QoS 1/2 queued or in flight, and QoS 0 queued while offline) and the sum of their payload
+    # sizes; 0 = no bound. When full, ``queue_full_policy`` REFUSE raises
+    # QueueFullError; DROP_OLDEST drops the oldest messages never sent to make room.
+    max_queued_messages: int = 0
+    max_queued_bytes: int = 0
+    queue_full_policy: str = "refuse"
+    # Queue QoS 0 messages published while no connection is open, instead of dropping them.
+    queue_qos0_offline: bool = False
+    # After a CONNACK with Session Present 0, subscribe again to every subscription made.
+    resubscribe: bool = False
+
+
+#: ``SessionConfig.queue_full_policy`` values.
+REFUSE = "refuse"
+DROP_OLDEST = "drop_oldest"
+QUEUE_FULL_POLICIES = (REFUSE, DROP_OLDEST)
 
 
 class SessionState:

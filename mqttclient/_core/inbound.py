@@ -4,7 +4,11 @@ Owns: (5.0) the inbound topic-alias map of a connection and our Topic Alias Maxi
 messages stored between PUBLISH and PUBREL (session state, kept across connections while the
 server keeps the session); the server packet ids delivered and awaiting our PUBACK/PUBCOMP on the
 current connection; our Receive Maximum (MQTT 5.0 §3.3.4). QoS 2 uses "Method A" (v3 §4.3.3,
-Figure 4.3): store on PUBLISH, deliver on PUBREL, as paho does.
+Figure 4.3): store on PUBLISH, deliver on PUBREL, as paho does. Every QoS 2 message is written
+through to the session's ``Store`` from its PUBLISH until its PUBCOMP is queued (or its
+connection is gone), so a crash between delivery and PUBCOMP delivers it again after a restart
+(at least once to the application, never lost); the store is committed before the PUBREC or
+PUBCOMP is written (``store.py``).
 
 Must not: touch sockets, threads, the clock or user callbacks. Replies are appended to the
 session's ``out`` buffer only while ``replies`` is set (CONNECTED: nothing may follow our
@@ -19,6 +23,7 @@ from mqttclient import _spec
 from mqttclient._core.codec import encode, encode_ack
 from mqttclient._core.events import Event, MessageReceived
 from mqttclient._core.packets import Props, Pubcomp, Publish, get_prop
+from mqttclient._core.store import Store
 from mqttclient.errors import RemoteProtocolError, TopicAliasInvalidError
 
 __all__ = ["Inbound"]
@@ -30,9 +35,20 @@ _UNLIMITED = 1 << 30
 class Inbound:
     """The receiving half of the session; the session holds the engine lock around every call."""
 
-    __slots__ = ("alias_max", "aliases", "out", "receive_max", "replies", "stored", "unacked", "v5")
+    __slots__ = (
+        "_store",
+        "alias_max",
+        "aliases",
+        "out",
+        "receive_max",
+        "replies",
+        "stored",
+        "unacked",
+        "v5",
+    )
 
-    def __init__(self, out: bytearray) -> None:
+    def __init__(self, out: bytearray, store: Store) -> None:
+        self._store = store
         self.out = out  # the session's outgoing buffer (the same object for its whole life)
         self.replies = False  # PUBREC/PUBACK/PUBCOMP may be queued (state CONNECTED)
         self.v5 = False
@@ -49,6 +65,11 @@ class Inbound:
         self.v5 = version == 5
         self.replies = False
         self.aliases.clear()
+        # QoS 2 messages delivered on the old connection but never acknowledged: the server
+        # re-sends their PUBREL and gets a PUBCOMP; they must not be delivered a second time.
+        for packet_id, qos in self.unacked.items():
+            if qos == 2:
+                self._store.remove_incoming(packet_id)
         self.unacked.clear()
         if self.v5:
             self.alias_max = get_prop(connect_properties, _spec.TOPIC_ALIAS_MAXIMUM, 0)
@@ -61,6 +82,7 @@ class Inbound:
         """CONNACK Session Present 0: the server forgot the session, so no PUBREL will come for
         stored QoS 2 messages (v5 [MQTT-3.2.2-5])."""
         self.stored.clear()
+        self._store.clear_incoming()
 
     def publish(self, packet: Publish, events: list[Event]) -> None:
         """An incoming PUBLISH (after CONNACK)."""
@@ -74,7 +96,10 @@ class Inbound:
         stored = self.stored
         if qos == 2 and packet_id in stored:
             # A repeat while stored is answered again and never delivered twice
-            # (v3 [MQTT-4.3.3-2] / v5 [MQTT-4.3.3-10]).
+            # (v3 [MQTT-4.3.3-2] / v5 [MQTT-4.3.3-10]). The repeat replaces the stored copy, so
+            # the message delivered on PUBREL says DUP=1 (as paho's does).
+            stored[packet_id] = packet
+            self._store.add_incoming(packet)
             if self.replies:
                 self.out += encode_ack(_spec.PUBREC, packet_id)
             return
@@ -87,6 +112,7 @@ class Inbound:
             events.append(MessageReceived(packet))
             return
         stored[packet_id] = packet
+        self._store.add_incoming(packet)  # committed before the PUBREC is written
         if self.replies:
             self.out += encode_ack(_spec.PUBREC, packet_id)
 
@@ -126,6 +152,8 @@ class Inbound:
         queued. Unknown ids are ignored: their connection is gone and the server re-sends the
         PUBLISH or PUBREL on the next one."""
         qos = self.unacked.pop(packet_id, None)
+        if qos == 2:
+            self._store.remove_incoming(packet_id)  # committed before the PUBCOMP is written
         if qos is None or not self.replies:
             return False
         self.out += encode_ack(_spec.PUBACK if qos == 1 else _spec.PUBCOMP, packet_id)

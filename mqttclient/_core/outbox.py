@@ -5,23 +5,30 @@ direction); the record of every packet id in use by this client; the QoS 1/2 mes
 acceptance to completion; the in-flight window (the lower of the user's ``max_inflight`` and the
 server's Receive Maximum, MQTT 5.0 §4.9); the queue of messages waiting for the window or a
 connection; putting in-flight messages back in front of the queue when a connection is lost, and
-re-sending them (PUBLISH with DUP=1 or PUBREL) before new messages on the next one.
+re-sending them (PUBLISH with DUP=1 or PUBREL) before new messages on the next one; QoS 0
+messages queued while offline (when the session asks for it); MQTT 5.0 Message Expiry while
+queued; write-through of every change to a message's state into the session's ``Store``
+(``store.py``), and rebuilding the queue from a store after a restart.
 
-Must not: touch sockets, threads, the clock or user callbacks; decide connection state (the
-session tells it when sending is allowed). It appends encoded packets to the session's ``out``
+Must not: touch sockets, threads, the clock or user callbacks (time comes in as ``now``);
+decide connection state (the session tells it when sending is allowed); commit the store (the
+session decides when). It appends encoded packets to the session's ``out``
 buffer and returns events; it never calls back.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from mqttclient import _spec
 from mqttclient._core.codec import encode, encode_ack, encode_publish
 from mqttclient._core.events import Event, PublishCompleted, PublishDropped
-from mqttclient._core.packets import Props, Puback, Pubcomp, Pubrec, Pubrel
+from mqttclient._core.packets import Props, Puback, Pubcomp, Pubrec, Pubrel, get_prop
+from mqttclient._core.store import Store, StoredMessage
 from mqttclient.errors import PayloadTooLargeError
 
 __all__ = [
@@ -52,6 +59,8 @@ class OutMessage:
     __slots__ = (
         "counted",
         "dup",
+        "expires_at",
+        "expiry_wall",
         "inflight",
         "mid",
         "packet_id",
@@ -89,11 +98,15 @@ class OutMessage:
         self.dup = False  # DUP flag for the next PUBLISH of this message
         self.inflight = False  # sent on the current connection and awaiting an ack
         self.counted = False  # occupies a window slot on the current connection
+        # MQTT 5.0 Message Expiry of a message not sent yet: monotonic and wall-clock deadlines
+        # (0.0: none). The wall-clock one is what a store keeps across restarts.
+        self.expires_at = 0.0
+        self.expiry_wall = 0.0
 
     def __repr__(self) -> str:
         return (
-            f"OutMessage(mid={self.mid}, packet_id={self.packet_id}, qos={self.qos}, "
-            f"state={self.state}, topic={self.topic!r})"
+            f"OutMessage(seq={self.seq}, mid={self.mid}, packet_id={self.packet_id}, "
+            f"qos={self.qos}, state={self.state}, topic={self.topic!r})"
         )
 
 
@@ -101,11 +114,17 @@ class Outbox:
     """The outgoing half of the session. The session holds the engine lock around every call."""
 
     __slots__ = (
-        "_seq",
+        "_add",
+        "_remove",
+        "_store",
+        "_update",
+        "held_bytes",
         "ids",
         "last_mid",
+        "last_seq",
         "max_inflight",
         "pending",
+        "q0_sent",
         "queue",
         "unfinished",
         "used",
@@ -113,7 +132,12 @@ class Outbox:
         "window",
     )
 
-    def __init__(self, max_inflight: int, version: int) -> None:
+    def __init__(self, max_inflight: int, version: int, store: Store) -> None:
+        self._store = store
+        # Bound once: the write-through calls are on the hot path.
+        self._add = store.add_message
+        self._update = store.update_message
+        self._remove = store.remove_message
         self.version = version
         self.max_inflight = max_inflight
         self.window = max_inflight if max_inflight > 0 else MAX_PACKET_ID
@@ -122,11 +146,18 @@ class Outbox:
         # Packet id -> message, for every message holding a wire id: in flight, or waiting in
         # the queue to be replayed. Those ids are in use (MQTT §2.2.1) and never handed out.
         self.ids: dict[int, OutMessage] = {}
-        # SUBSCRIBE / UNSUBSCRIBE awaiting SUBACK / UNSUBACK: packet id -> (packet type, filters).
-        self.pending: dict[int, tuple[int, int]] = {}
+        # SUBSCRIBE / UNSUBSCRIBE awaiting SUBACK / UNSUBACK: packet id -> (packet type, the
+        # Subscription values or topic filters, the packet's properties).
+        self.pending: dict[int, tuple[int, tuple[Any, ...], Props]] = {}
         self.queue: deque[OutMessage] = deque()
-        self.unfinished = 0  # QoS 1/2 messages accepted and not yet completed or dropped
-        self._seq = 0
+        # Messages accepted and not yet completed or dropped (QoS 1/2, and QoS 0 queued while
+        # offline), and the sum of their payload sizes (the offline bounds).
+        self.unfinished = 0
+        self.held_bytes = 0
+        # QoS 0 PUBLISHes pump() appended to ``out``: (end offset in ``out``, token, mid). The
+        # session takes them to report completion once the bytes are written.
+        self.q0_sent: list[tuple[int, Any, int]] = []
+        self.last_seq = 0  # the last stable sequence number handed out (OutMessage.seq)
 
     # --- ids ----------------------------------------------------------------------------------
     def next_mid(self) -> int:
@@ -173,14 +204,20 @@ class Outbox:
         token: Any,
         out: Optional[bytearray],
         max_packet_size: Optional[int],
+        expires_at: float = 0.0,
+        expiry_wall: float = 0.0,
     ) -> int:
         """Accept a QoS 1/2 message and return its mid. It is appended to ``out`` at once when
         ``out`` is given (sending allowed), nothing waits ahead of it (order, [MQTT-4.6.0-1]),
-        the window has room and its mid is free as a packet id; otherwise it is queued.
+        the window has room and its mid is free as a packet id; otherwise it is queued. A QoS 0
+        message (queued while offline) is always queued and never given to the store.
+        ``expires_at``/``expiry_wall``: the monotonic and wall-clock times its Message Expiry
+        Interval ends (0.0: none).
 
         Raises:
             PayloadTooLargeError: larger than ``max_packet_size`` ([MQTT-3.2.2-15]); the message
                 is not accepted and the mid is not consumed.
+            StoreError: the store failed; the message is not accepted.
         """
         previous = self.last_mid
         mid = self.next_mid()
@@ -202,18 +239,37 @@ class Outbox:
             except Exception:
                 self.last_mid = previous  # not accepted: the mid is not consumed
                 raise
-        self._seq += 1
+        seq = self.last_seq + 1
+        msg = OutMessage(topic, payload, qos, retain, properties, token, mid, seq)
+        if expires_at:
+            msg.expires_at = expires_at
+            msg.expiry_wall = expiry_wall
+        if send:
+            self._track(msg, mid)
+        if qos:
+            try:
+                self._add(msg)  # write-through, already in its first state
+            except Exception:
+                if send:
+                    del self.ids[mid]
+                    self.used -= 1
+                self.last_mid = previous
+                raise
+        self.last_seq = seq
         self.unfinished += 1
-        msg = OutMessage(topic, payload, qos, retain, properties, token, mid, self._seq)
+        self.held_bytes += len(payload)
         if send and out is not None:
             out += data
-            self.mark_sent(msg, mid)
         else:
             self.queue.append(msg)
         return mid
 
     def mark_sent(self, msg: OutMessage, packet_id: int) -> None:
         """``msg``'s PUBLISH carrying ``packet_id`` was appended to ``out``."""
+        self._track(msg, packet_id)
+        self._update(msg)
+
+    def _track(self, msg: OutMessage, packet_id: int) -> None:
         msg.packet_id = packet_id
         msg.state = AWAIT_PUBACK if msg.qos == 1 else AWAIT_PUBREC
         msg.dup = True  # any later PUBLISH of it is a re-send [MQTT-3.3.1-1]
@@ -222,12 +278,14 @@ class Outbox:
         self.used += 1
         self.ids[packet_id] = msg
 
-    def pump(self, out: bytearray, max_packet_size: Optional[int]) -> list[Event]:
+    def pump(self, out: bytearray, max_packet_size: Optional[int], now: float = 0.0) -> list[Event]:
         """Send from the front of the queue while the window allows: replays first (they are at
         the front), in order; a PUBREL replay takes no window slot (MQTT 5.0 §4.9: only PUBLISH
-        consumes quota). Stops at the first PUBLISH that does not fit, so nothing overtakes it.
-        Returns PublishDropped for messages larger than the server's Maximum Packet Size
-        ([MQTT-3.2.2-15]: never send them)."""
+        consumes quota), nor does a queued QoS 0 message. Stops at the first PUBLISH that does
+        not fit, so nothing overtakes it. Returns PublishDropped for messages larger than the
+        server's Maximum Packet Size ([MQTT-3.2.2-15]: never send them) and for messages never
+        sent whose Message Expiry Interval ran out while queued (their remaining interval is
+        sent otherwise, rules §3.9). ``now``: monotonic seconds."""
         queue = self.queue
         events: list[Event] = []
         version = self.version
@@ -238,6 +296,15 @@ class Outbox:
                 queue.popleft()
                 out += encode_ack(_spec.PUBREL, msg.packet_id)
                 msg.inflight = True
+                continue
+            if msg.expires_at and msg.state == QUEUED and not self._renew_expiry(msg, now):
+                queue.popleft()
+                self._forget(msg)
+                events.append(PublishDropped(msg.token, msg.mid, "expired"))
+                continue
+            if msg.qos == 0:
+                queue.popleft()
+                self._send_qos0(msg, out, max_packet_size, events)
                 continue
             if self.used >= self.window:
                 break
@@ -269,6 +336,41 @@ class Outbox:
             self.mark_sent(msg, packet_id)
         return events
 
+    @staticmethod
+    def _renew_expiry(msg: OutMessage, now: float) -> bool:
+        """False if ``msg`` expired while queued; else put its remaining lifetime (whole
+        seconds, rounded up, never above the original) into its Message Expiry Interval, as a
+        server forwarding it would ([MQTT-3.3.2-6])."""
+        remaining = msg.expires_at - now
+        if remaining <= 0:
+            return False
+        interval = get_prop(msg.properties, _spec.MESSAGE_EXPIRY_INTERVAL)
+        if interval is not None:
+            left = min(int(interval), math.ceil(remaining))
+            msg.properties = tuple(
+                (ident, left if ident == _spec.MESSAGE_EXPIRY_INTERVAL else value)
+                for ident, value in msg.properties
+            )
+        return True
+
+    def _send_qos0(
+        self,
+        msg: OutMessage,
+        out: bytearray,
+        max_packet_size: Optional[int],
+        events: list[Event],
+    ) -> None:
+        """Write a QoS 0 message that waited for a connection (no id, no window slot)."""
+        data = encode_publish(
+            msg.topic, msg.payload, 0, msg.retain, False, 0, msg.properties, self.version
+        )
+        self._forget(msg)
+        if max_packet_size is not None and len(data) > max_packet_size:
+            events.append(PublishDropped(msg.token, msg.mid, "packet too large"))
+            return
+        out += data
+        self.q0_sent.append((len(out), msg.token, msg.mid))
+
     def _forget(self, msg: OutMessage) -> None:
         if msg.packet_id and self.ids.get(msg.packet_id) is msg:
             del self.ids[msg.packet_id]
@@ -277,6 +379,9 @@ class Outbox:
             self.used -= 1
         msg.inflight = False
         self.unfinished -= 1
+        self.held_bytes -= len(msg.payload)
+        if msg.qos:
+            self._remove(msg)
 
     # --- acknowledgements (MQTT §4.3.2, §4.3.3) -----------------------------------------------
     def _inflight(self, packet_id: int, state: int, what: str) -> Optional[OutMessage]:
@@ -309,6 +414,7 @@ class Outbox:
                 )
             if out is not None:
                 msg.state = AWAIT_PUBCOMP
+                self._update(msg)  # committed before the PUBREL is written
                 out += encode_ack(_spec.PUBREL, packet_id)
             return None
         if out is None:
@@ -367,8 +473,75 @@ class Outbox:
         for msg in self.queue:
             (dropped if msg.state == QUEUED else kept).append(msg)
         self.queue = kept
-        self.unfinished -= len(dropped)
+        for msg in dropped:
+            self._forget(msg)
         return dropped
+
+    def oldest_unsent(self, room_needed: int, bytes_needed: int) -> Optional[list[OutMessage]]:
+        """The oldest messages never sent whose removal frees ``room_needed`` messages and
+        ``bytes_needed`` bytes of the offline bounds, oldest first; None if all unsent
+        messages together do not free that much (messages already sent are never dropped: the
+        server may hold them)."""
+        chosen: list[OutMessage] = []
+        for msg in self.queue:
+            if room_needed <= 0 and bytes_needed <= 0:
+                break
+            if msg.state == QUEUED:
+                chosen.append(msg)
+                room_needed -= 1
+                bytes_needed -= len(msg.payload)
+        if room_needed > 0 or bytes_needed > 0:
+            return None
+        return chosen
+
+    def drop(self, messages: Sequence[OutMessage]) -> None:
+        """Remove queued, never sent ``messages`` (from ``oldest_unsent``: they are the first
+        unsent ones, so only the front of the queue is walked)."""
+        doomed = {id(msg) for msg in messages}
+        queue = self.queue
+        kept: list[OutMessage] = []
+        while doomed and queue:
+            msg = queue.popleft()
+            if id(msg) in doomed:
+                doomed.discard(id(msg))
+                self._forget(msg)
+            else:
+                kept.append(msg)
+        queue.extendleft(reversed(kept))
+
+    # --- restart ------------------------------------------------------------------------------
+    def restore(self, messages: Sequence[StoredMessage], last_seq: int, wall_offset: float) -> None:
+        """Rebuild the queue from a store's ``messages`` (in ``seq`` order) after a restart:
+        messages sent before keep their packet id (in use until their flow ends) and are
+        replayed first (PUBLISH with DUP=1, or PUBREL past PUBREC); the others are sent as
+        new. ``wall_offset`` converts their wall-clock expiry to monotonic time. Their tokens
+        are None. The mid counter resumes after the newest message's mid."""
+        for stored in messages:
+            msg = OutMessage(
+                stored.topic,
+                stored.payload,
+                stored.qos,
+                stored.retain,
+                stored.properties,
+                None,
+                stored.mid,
+                stored.seq,
+            )
+            msg.state = stored.state
+            if stored.state != QUEUED and stored.packet_id:
+                msg.packet_id = stored.packet_id
+                msg.dup = True
+                self.ids[stored.packet_id] = msg
+            else:
+                msg.state = QUEUED
+            if stored.expiry_wall:
+                msg.expiry_wall = stored.expiry_wall
+                msg.expires_at = stored.expiry_wall - wall_offset
+            self.queue.append(msg)
+            self.unfinished += 1
+            self.held_bytes += len(msg.payload)
+            self.last_mid = stored.mid
+        self.last_seq = max(self.last_seq, last_seq, messages[-1].seq if messages else 0)
 
 
 def _by_seq(msg: OutMessage) -> int:

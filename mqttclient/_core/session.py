@@ -12,13 +12,22 @@ replay), ``inbound.py`` (incoming flows, aliases), ``keepalive.py`` (timers) and
 
 The engine holds its one lock around every call; the session is not thread-safe on its own.
 
+Durability (``store.py``): every change to the state that must outlive the process goes through
+the session's ``Store`` as it happens (write-through). ``persist()`` commits; the engine calls it
+before writing any byte of ``out``, so the broker never hears of a state the store does not
+hold, and ``publish()`` commits itself when the store asks for it (``commit_on_publish``). A
+session built on a store that holds a previous session's state resumes it: queued and in-flight
+messages, incoming QoS 2 messages, subscriptions and the client id.
+
 Deliberate choices (paho parity, see docs/migration-from-paho.rst):
 
 - Every ``publish`` consumes a mid, QoS 0 included, so packet ids on the wire match paho's.
 - After every successful CONNACK, messages that were in flight are re-sent (PUBLISH with DUP=1,
   or PUBREL past PUBREC) whether or not Session Present is set. With Session Present 0 the broker
-  treats them as new messages, which makes delivery at-least-once for them (a QoS 2 message whose
-  PUBLISH reached the old session may arrive twice). Incoming QoS 2 state is dropped on Session
+  treats re-sent PUBLISHes as new messages, which makes delivery at-least-once for them. A QoS 2
+  message past PUBREC is never published again, even then: the broker owned it from the PUBREC
+  on (MQTT §4.3.3); paho re-publishes it after a clean reconnect, and mosquitto then delivers it
+  twice (measured in tests/integration/test_client_reconnect.py). Incoming QoS 2 state is dropped on Session
   Present 0 (MQTT 5.0 [MQTT-3.2.2-5]).
 - Messages may be sent before CONNACK (paho does; v3 §3.1.4, v5 §3.1.4).
 - Incoming QoS 2 uses "Method A" (v3 §4.3.3 Figure 4.3): the message is stored on PUBLISH and
@@ -29,11 +38,12 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Callable, ClassVar, Optional
 
 from mqttclient import _spec
 from mqttclient._core.codec import Decoder, encode, encode_publish
-from mqttclient._core.config import FIRST_ONLY, SessionConfig, SessionState
+from mqttclient._core.config import DROP_OLDEST, FIRST_ONLY, SessionConfig, SessionState
 from mqttclient._core.events import (
     ConnectionAccepted,
     ConnectionRefused,
@@ -49,7 +59,15 @@ from mqttclient._core.events import (
 from mqttclient._core.inbound import Inbound
 from mqttclient._core.keepalive import AWAIT_CONNACK, Keepalive
 from mqttclient._core.limits import DEFAULT_LIMITS, ServerLimits, connack_refusal, server_limits
-from mqttclient._core.outbox import Outbox, too_large
+from mqttclient._core.outbox import (
+    AWAIT_PUBACK,
+    AWAIT_PUBCOMP,
+    AWAIT_PUBREC,
+    QUEUED,
+    Outbox,
+    OutMessage,
+    too_large,
+)
 from mqttclient._core.packets import (
     Auth,
     Connack,
@@ -71,6 +89,7 @@ from mqttclient._core.packets import (
     Unsubscribe,
     get_prop,
 )
+from mqttclient._core.store import MemoryStore, Store
 from mqttclient.errors import (
     InvalidStateError,
     ProtocolError,
@@ -79,6 +98,15 @@ from mqttclient.errors import (
 )
 
 __all__ = ["FIRST_ONLY", "ServerLimits", "Session", "SessionConfig", "SessionState"]
+
+_STATE_NAMES = {
+    QUEUED: "queued",
+    AWAIT_PUBACK: "awaiting PUBACK",
+    AWAIT_PUBREC: "awaiting PUBREC",
+    AWAIT_PUBCOMP: "awaiting PUBCOMP",
+}
+_NO_EVENTS: tuple[Event, ...] = ()
+_NO_MESSAGES: tuple[OutMessage, ...] = ()
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +132,10 @@ class Session:
 
     __slots__ = (
         "_auth_method",
+        "_commit_on_publish",
         "_connacked",
         "_decoder",
+        "_events",
         "_first_done",
         "_inbound",
         "_ka",
@@ -113,21 +143,47 @@ class Session:
         "_out_base",
         "_outbox",
         "_q0",
+        "_recorded",
         "_state",
+        "_store",
+        "_subs",
         "_version",
         "config",
         "out",
+        "seq",
         "server_limits",
+        "wall_offset",
     )
 
-    def __init__(self, config: SessionConfig) -> None:
+    def __init__(
+        self, config: SessionConfig, store: Optional[Store] = None, wall_offset: float = 0.0
+    ) -> None:
+        """``store``: where the session state is written through (default: a new
+        ``MemoryStore``); its contents, if any, are restored now. ``wall_offset``: seconds to
+        add to a monotonic ``now`` to get wall-clock (Unix) time, used only to keep Message
+        Expiry across restarts; the façade passes ``time.time() - time.monotonic()`` and may
+        update the attribute between connections.
+
+        Raises:
+            StoreError: the store cannot be read.
+        """
         self.config = config
+        self._store: Store = store if store is not None else MemoryStore()
+        self._commit_on_publish = self._store.commit_on_publish
+        self.wall_offset = wall_offset
+        #: The stable sequence number of the message the last ``publish()`` accepted (0 for a
+        #: QoS 0 message written at once).
+        self.seq = 0
+        self._events: list[Event] = []
+        # Subscriptions granted by the server: topic filter -> (Subscription, SUBSCRIBE props).
+        self._subs: dict[str, tuple[Subscription, Props]] = {}
+        self._recorded = ("", 0)  # (client id, protocol version) as the store last recorded
         self.out = bytearray()
         self.server_limits = DEFAULT_LIMITS
         self._state = DISCONNECTED
         self._version = config.protocol_version
         self._decoder = Decoder(self._version)
-        self._outbox = Outbox(config.max_inflight, self._version)
+        self._outbox = Outbox(config.max_inflight, self._version, self._store)
         self._ka = Keepalive()
         self._connacked = False
         self._first_done = False  # a CONNACK 0 arrived since reset_first_connect()
@@ -136,7 +192,104 @@ class Session:
         # QoS 0 PUBLISHes in ``out``: (end offset counted from _out_base, token, mid).
         self._q0: deque[tuple[int, Any, int]] = deque()
         self._out_base = 0  # bytes removed from the front of ``out`` so far
-        self._inbound = Inbound(self.out)
+        self._inbound = Inbound(self.out, self._store)
+        self._restore()
+
+    def _restore(self) -> None:
+        """Resume the session a store holds (nothing to do for an empty store)."""
+        contents = self._store.load()
+        cfg = self.config
+        stored_id = contents.client_id
+        if stored_id and not cfg.client_id:
+            cfg.client_id = stored_id  # resume the session under its (possibly assigned) id
+        elif stored_id and stored_id != cfg.client_id and contents.messages:
+            logger.warning(
+                "the store holds the session of client id %r, the client is %r: its messages "
+                "are sent in the new session (at least once)",
+                stored_id,
+                cfg.client_id,
+            )
+        self._recorded = (stored_id, contents.protocol_version)
+        messages = contents.messages
+        self._outbox.restore(messages, contents.last_seq, self.wall_offset)
+        for publish in contents.incoming:
+            self._inbound.stored[publish.packet_id] = publish
+        for sub, props in contents.subscriptions:
+            self._subs[sub.topic_filter] = (sub, props)
+        if messages or contents.incoming:
+            logger.info(
+                "restored from the store: %d outgoing messages%s, %d incoming QoS 2 messages, "
+                "%d subscriptions",
+                len(messages),
+                f" (seq {messages[0].seq}..{messages[-1].seq})" if messages else "",
+                len(contents.incoming),
+                len(contents.subscriptions),
+            )
+        if logger.isEnabledFor(logging.DEBUG):
+            for m in messages:
+                logger.debug(
+                    "restored message seq=%d mid=%d qos=%d %s topic=%r",
+                    m.seq,
+                    m.mid,
+                    m.qos,
+                    _STATE_NAMES.get(m.state, str(m.state)),
+                    m.topic,
+                )
+
+    def adopt_restored(self, make_token: Callable[[int, int], Any]) -> list[Any]:
+        """Give each unfinished message restored from the store (they have no token) the token
+        ``make_token(mid, seq)`` and return those tokens in acceptance order; its completion or
+        drop events carry it from then on. The façade calls it once, right after construction,
+        to make ``MQTTMessageInfo`` objects for ``Client.restored_messages()``."""
+        outbox = self._outbox
+        messages = [m for m in outbox.ids.values() if m.inflight]
+        messages += outbox.queue
+        messages.sort(key=_by_seq)
+        tokens: list[Any] = []
+        for msg in messages:
+            if msg.token is None and msg.qos:
+                msg.token = make_token(msg.mid, msg.seq)
+                tokens.append(msg.token)
+        return tokens
+
+    def _record_session(self) -> None:
+        """Write the client id and protocol version to the store if they changed."""
+        cfg = self.config
+        current = (cfg.client_id, cfg.protocol_version)
+        if current != self._recorded:
+            self._recorded = current
+            self._store.set_session(*current)
+
+    def persist(self) -> None:
+        """Commit every store change made so far. The engine calls it before writing any byte
+        of ``out`` (write-ahead: a PUBREC, PUBREL, PUBCOMP or PUBLISH goes out only once the
+        state it reports is durable) and so at least once per loop iteration; changes between
+        two calls form one batch.
+
+        Raises:
+            StoreError: the commit failed.
+        """
+        self._store.commit()
+
+    @property
+    def store(self) -> Store:
+        """The store the session writes through to."""
+        return self._store
+
+    @property
+    def subscriptions(self) -> tuple[tuple[Subscription, Props], ...]:
+        """The subscriptions granted and not unsubscribed, oldest first (what ``resubscribe``
+        restores), with the properties of their SUBSCRIBE."""
+        return tuple(self._subs.values())
+
+    def take_events(self) -> Sequence[Event]:
+        """Events a user operation caused besides its result: PublishDropped for messages that
+        ``publish()`` dropped to make room (policy DROP_OLDEST). The caller dispatches them."""
+        events = self._events
+        if not events:
+            return _NO_EVENTS
+        self._events = []
+        return events
 
     # --- connection lifecycle -----------------------------------------------------------------
     def reset_first_connect(self) -> None:
@@ -165,6 +318,7 @@ class Session:
         self._q0.clear()
         self._out_base = 0
         self._outbox.connection_opened(cfg.max_inflight, version)
+        self._record_session()
         self.server_limits = DEFAULT_LIMITS
         self._max_out = None
         clean = cfg.clean_start
@@ -239,7 +393,7 @@ class Session:
         except ProtocolError as exc:
             self._violation(exc, events)
         if self._outbox.queue and self._state == CONNECTED:
-            events += self._outbox.pump(out, self._max_out)
+            self._pump(events, now)
         if len(out) != queued:
             ka.last_send = now
         return events
@@ -303,39 +457,99 @@ class Session:
 
         Every call consumes a mid from the counter shared with SUBSCRIBE/UNSUBSCRIBE (QoS 0 too,
         as paho does). QoS 0 is written at once when a connection is open (CONNECTING or
-        CONNECTED) and dropped otherwise (no event: the façade reports MQTT_ERR_NO_CONN). QoS 1/2
-        go out at once when CONNECTED or CONNECTING, nothing is queued ahead and the window has
-        room; otherwise they wait in order (also while DISCONNECTING/CLOSING: for the next
-        connection).
+        CONNECTED) and otherwise dropped (no event: the façade reports MQTT_ERR_NO_CONN), or
+        queued for the next connection with ``config.queue_qos0_offline``. QoS 1/2 go out at
+        once when CONNECTED or CONNECTING, nothing is queued ahead and the window has room;
+        otherwise they wait in order (also while DISCONNECTING/CLOSING: for the next
+        connection). A QoS 1/2 message is in the store when this returns, and committed when
+        the store says ``commit_on_publish``. ``self.seq`` is then its stable sequence number.
+        (5.0) A Message Expiry Interval in ``properties`` is honoured while the message waits.
 
         Raises:
             PayloadTooLargeError: the PUBLISH would exceed the server's Maximum Packet Size
                 ([MQTT-3.2.2-15]); the message is not accepted and no mid is consumed.
+            QueueFullError: the offline bounds (``max_queued_messages``/``max_queued_bytes``)
+                are reached and the policy refuses, or nothing unsent can be dropped; the
+                message is not accepted and no mid is consumed.
+            StoreError: the store failed (see docs/durable-sessions.rst).
         """
         outbox = self._outbox
         state = self._state
+        cfg = self.config
         if qos == 0:
-            if state not in _OPEN:
+            if state in _OPEN:
+                data = encode_publish(
+                    topic, payload, 0, retain, False, 0, properties, self._version
+                )
+                limit = self._max_out
+                if limit is not None and len(data) > limit:
+                    raise too_large(len(data), limit)
+                mid = outbox.next_mid()
+                out = self.out
+                out += data
+                self._q0.append((self._out_base + len(out), token, mid))
+                self._ka.last_send = now
+                self.seq = 0
+                return mid
+            if not cfg.queue_qos0_offline:
+                self.seq = 0
                 return outbox.next_mid()
-            data = encode_publish(topic, payload, 0, retain, False, 0, properties, self._version)
-            limit = self._max_out
-            if limit is not None and len(data) > limit:
-                raise too_large(len(data), limit)
-            mid = outbox.next_mid()
-            out = self.out
-            out += data
-            self._q0.append((self._out_base + len(out), token, mid))
-            self._ka.last_send = now
-            return mid
+        victims: Sequence[OutMessage] = _NO_MESSAGES
+        limit = cfg.max_queued_messages
+        if (limit and outbox.unfinished >= limit) or cfg.max_queued_bytes:
+            victims = self._room_for(len(payload))
+        expires_at = expiry_wall = 0.0
+        if properties and self._version == 5:
+            interval = get_prop(properties, _spec.MESSAGE_EXPIRY_INTERVAL)
+            if interval is not None:
+                expires_at = now + interval
+                expiry_wall = expires_at + self.wall_offset
         out = self.out
         queued = len(out)
         mid = outbox.accept(
             topic, payload, qos, retain, properties, token,
-            out if state in _OPEN else None, self._max_out,
+            out if qos and state in _OPEN else None, self._max_out, expires_at, expiry_wall,
         )  # fmt: skip
+        self.seq = outbox.last_seq
+        if victims:
+            outbox.drop(victims)
+            for msg in victims:
+                self._events.append(PublishDropped(msg.token, msg.mid, "queue full"))
+        if qos and self._commit_on_publish:
+            self._store.commit()
         if len(out) != queued:
             self._ka.last_send = now
         return mid
+
+    def _room_for(self, size: int) -> Sequence[OutMessage]:
+        """Check the offline bounds for one more message with a payload of ``size`` bytes.
+        Returns the messages to drop first (policy DROP_OLDEST: the oldest never sent), or
+        raises QueueFullError."""
+        cfg = self.config
+        outbox = self._outbox
+        limit_n = cfg.max_queued_messages
+        limit_b = cfg.max_queued_bytes
+        over_n = outbox.unfinished + 1 - limit_n if limit_n else 0
+        over_b = outbox.held_bytes + size - limit_b if limit_b else 0
+        if over_n <= 0 and over_b <= 0:
+            return _NO_MESSAGES
+        if limit_b and size > limit_b:
+            raise QueueFullError(
+                f"queue full: a message of {size} bytes exceeds max_queued_bytes ({limit_b})"
+            )
+        if cfg.queue_full_policy == DROP_OLDEST:
+            victims = outbox.oldest_unsent(over_n, over_b)
+            if victims is not None:
+                return victims
+            raise QueueFullError(
+                "queue full: every message held was sent already (in flight) and cannot be "
+                "dropped to make room"
+            )
+        raise QueueFullError(
+            f"queue full: {outbox.unfinished} messages, {outbox.held_bytes} bytes held "
+            f"(max_queued_messages {limit_n or 'unbounded'}, max_queued_bytes "
+            f"{limit_b or 'unbounded'})"
+        )
 
     def subscribe(
         self, subscriptions: tuple[Subscription, ...], properties: Props, now: float
@@ -348,15 +562,20 @@ class Session:
         """
         mid = self._request_id("subscribe")
         self.out += encode(Subscribe(mid, subscriptions, properties), self._version)
-        self._outbox.pending[mid] = (_spec.SUBSCRIBE, len(subscriptions))
+        self._outbox.pending[mid] = (_spec.SUBSCRIBE, subscriptions, properties)
         self._ka.last_send = now
         return mid
 
     def unsubscribe(self, topic_filters: tuple[str, ...], properties: Props, now: float) -> int:
-        """Queue UNSUBSCRIBE; return its mid. Raises as ``subscribe``."""
+        """Queue UNSUBSCRIBE; return its mid. The filters are forgotten for ``resubscribe`` at
+        once. Raises as ``subscribe``."""
         mid = self._request_id("unsubscribe")
         self.out += encode(Unsubscribe(mid, topic_filters, properties), self._version)
-        self._outbox.pending[mid] = (_spec.UNSUBSCRIBE, len(topic_filters))
+        self._outbox.pending[mid] = (_spec.UNSUBSCRIBE, topic_filters, properties)
+        subs = self._subs
+        for topic_filter in topic_filters:
+            if subs.pop(topic_filter, None) is not None:
+                self._store.remove_subscription(topic_filter)
         self._ka.last_send = now
         return mid
 
@@ -393,8 +612,11 @@ class Session:
         """Forget every QoS 1/2 message accepted but never sent (queued for the window or a
         connection); return them as ``(topic, payload, qos, retain, mid)`` in acceptance order.
         Messages already sent once stay: the server may hold them, so they are still replayed.
-        No events are returned for the dropped messages."""
-        return [(m.topic, m.payload, m.qos, m.retain, m.mid) for m in self._outbox.drop_unsent()]
+        No events are returned for the dropped messages. The store forgets them too (committed
+        before this returns)."""
+        dropped = self._outbox.drop_unsent()
+        self._store.commit()
+        return [(m.topic, m.payload, m.qos, m.retain, m.mid) for m in dropped]
 
     # --- introspection ------------------------------------------------------------------------
     @property
@@ -405,6 +627,11 @@ class Session:
     def has_unfinished(self) -> bool:
         """True while any QoS 1/2 message is queued or in flight."""
         return self._outbox.unfinished > 0
+
+    def reserve_mid(self) -> int:
+        """Consume a mid without sending anything (paho numbers refused publishes too, so the
+        ids on the wire stay the same as paho's)."""
+        return self._outbox.next_mid()
 
     def unfinished_count(self) -> int:
         """QoS 1/2 messages queued or in flight (what paho's ``max_queued_messages`` caps)."""
@@ -464,6 +691,7 @@ class Session:
             assigned = get_prop(packet.properties, _spec.ASSIGNED_CLIENT_IDENTIFIER)
             if assigned is not None:
                 cfg.client_id = assigned  # [MQTT-3.2.2-16]: reuse it on reconnect
+                self._record_session()  # ... also after a restart
         self._first_done = True
         if not packet.session_present:
             self._inbound.session_lost()
@@ -472,9 +700,40 @@ class Session:
         if self._state == CONNECTING:  # not if disconnect() was called meanwhile
             self._state = CONNECTED
             self._inbound.replies = True
+            if not packet.session_present and cfg.resubscribe and self._subs:
+                self._resubscribe()
             # Replay (in order, within the window) before new messages, whatever Session
             # Present says (paho parity, module docstring); [MQTT-4.4.0-1], [MQTT-4.6.0-1].
-            events += self._outbox.pump(self.out, self._max_out)
+            self._pump(events, now)
+
+    def _pump(self, events: list[Event], now: float) -> None:
+        """Send what the queue and the window allow (``Outbox.pump``); QoS 0 messages it
+        writes complete once ``sent()`` sees their last byte written."""
+        outbox = self._outbox
+        events += outbox.pump(self.out, self._max_out, now)
+        if outbox.q0_sent:
+            base = self._out_base
+            q0 = self._q0
+            for end, token, mid in outbox.q0_sent:
+                q0.append((base + end, token, mid))
+            outbox.q0_sent.clear()
+
+    def _resubscribe(self) -> None:
+        """The server has no session: subscribe again to everything granted before (one
+        SUBSCRIBE per distinct set of SUBSCRIBE properties). Their SUBACKs come back as
+        ``Subscribed`` events with mids the user never saw."""
+        groups: dict[Props, list[Subscription]] = {}
+        for sub, props in self._subs.values():
+            groups.setdefault(props if self._version == 5 else (), []).append(sub)
+        for props, subs in groups.items():
+            mid = self._outbox.free_id()
+            if not mid:
+                logger.warning("cannot resubscribe: all 65535 packet identifiers are in use")
+                return
+            items = tuple(subs)
+            self.out += encode(Subscribe(mid, items, props), self._version)
+            self._outbox.pending[mid] = (_spec.SUBSCRIBE, items, props)
+        logger.info("server has no session: resubscribing to %d topic filters", len(self._subs))
 
     def _on_auth(self, packet: Auth, events: list[Event], now: float) -> None:
         """Enhanced authentication hook (MQTT 5.0 §4.12), a later issue. Without an
@@ -510,20 +769,29 @@ class Session:
             events.append(done)
 
     def _on_suback(self, packet: Suback, events: list[Event], now: float) -> None:
-        count = self._pending_request(packet.packet_id, _spec.SUBSCRIBE, "SUBACK")
-        if count is None:
+        entry = self._pending_request(packet.packet_id, _spec.SUBSCRIBE, "SUBACK")
+        if entry is None:
             return
+        subscriptions, props = entry
+        count = len(subscriptions)
         if len(packet.reason_codes) != count:
             # [MQTT-3.9.3-1]: one code per filter, in order.
             raise RemoteProtocolError(
                 f"protocol error: SUBACK has {len(packet.reason_codes)} codes for {count} filters"
             )
+        subs = self._subs
+        for sub, code in zip(subscriptions, packet.reason_codes):
+            if code < 0x80:  # granted (3.x 0..2, 5.0 < 0x80); kept for resubscribe
+                subs.pop(sub.topic_filter, None)
+                subs[sub.topic_filter] = (sub, props)
+                self._store.put_subscription(sub, props)
         events.append(Subscribed(packet.packet_id, packet.reason_codes, packet.properties))
 
     def _on_unsuback(self, packet: Unsuback, events: list[Event], now: float) -> None:
-        count = self._pending_request(packet.packet_id, _spec.UNSUBSCRIBE, "UNSUBACK")
-        if count is None:
+        entry = self._pending_request(packet.packet_id, _spec.UNSUBSCRIBE, "UNSUBACK")
+        if entry is None:
             return
+        count = len(entry[0])
         if self._version == 5 and len(packet.reason_codes) != count:
             # [MQTT-3.11.3-1]: one code per filter, in order (5.0 only; 3.x has none).
             raise RemoteProtocolError(
@@ -531,13 +799,16 @@ class Session:
             )
         events.append(Unsubscribed(packet.packet_id, packet.reason_codes, packet.properties))
 
-    def _pending_request(self, packet_id: int, kind: int, what: str) -> Optional[int]:
+    def _pending_request(
+        self, packet_id: int, kind: int, what: str
+    ) -> Optional[tuple[tuple[Any, ...], Props]]:
+        """The (subscriptions or filters, properties) of the request ``packet_id`` answers."""
         entry = self._outbox.pending.get(packet_id)
         if entry is None or entry[0] != kind:
             logger.warning("%s for unknown packet id %d: ignored", what, packet_id)
             return None
         del self._outbox.pending[packet_id]
-        return entry[1]
+        return entry[1], entry[2]
 
     def _on_pingresp(self, packet: Pingresp, events: list[Event], now: float) -> None:
         pass  # receive() already cleared the outstanding ping: any packet answers it
@@ -584,6 +855,10 @@ Session._HANDLERS = {
     Disconnect: Session._on_disconnect,
     Auth: Session._on_auth_packet,
 }
+
+
+def _by_seq(msg: OutMessage) -> int:
+    return msg.seq
 
 
 def _describe(packet: Packet) -> str:

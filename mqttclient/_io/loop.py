@@ -27,17 +27,19 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
 
 from mqttclient._core import events as ev
-from mqttclient._core.packets import Props
+from mqttclient._core.codec import Decoder
+from mqttclient._core.packets import Packet, Props
 from mqttclient._core.session import Session, SessionState
 from mqttclient._io.transport import ConnectParams, Transport, open_transport
 from mqttclient.enums import MQTTErrorCode
-from mqttclient.errors import ConnectionClosedError
+from mqttclient.errors import ConnectionClosedError, ProtocolError
 
 __all__ = [
     "ConnState",
     "ConnectionClosed",
     "Engine",
     "EngineEvent",
+    "PacketTrace",
     "ReconnectPolicy",
     "Sink",
     "SocketClosed",
@@ -112,7 +114,44 @@ class ConnectionClosed:
     error: Optional[BaseException] = None
 
 
+@dataclass
+class PacketTrace:
+    """A packet went out (``sent``) or came in, for the user's log."""
+
+    sent: bool
+    packet: Packet
+
+
 EngineEvent = Any  # a session event or one of the dataclasses above
+
+
+class _Tracer:
+    """Decodes copies of both byte streams for logging; stops quietly on bytes it can't decode
+    (the session reports those itself)."""
+
+    def __init__(self, version: int) -> None:
+        self._out: Optional[Decoder] = Decoder(version)
+        self._in: Optional[Decoder] = Decoder(version)
+
+    def sent(self, data: bytes) -> list[EngineEvent]:
+        decoder = self._out
+        if decoder is None:
+            return []
+        try:
+            return [PacketTrace(True, p) for p in decoder.feed(data)]
+        except ProtocolError:
+            self._out = None
+            return []
+
+    def received(self, data: bytes) -> list[EngineEvent]:
+        decoder = self._in
+        if decoder is None:
+            return []
+        try:
+            return [PacketTrace(False, p) for p in decoder.feed(data)]
+        except ProtocolError:
+            self._in = None
+            return []
 
 
 class Sink(Protocol):
@@ -123,6 +162,8 @@ class Sink(Protocol):
     def pre_connect(self) -> None: ...
 
     def acks_after_delivery(self) -> bool: ...
+
+    def tracing(self) -> bool: ...
 
 
 class Engine:
@@ -152,6 +193,9 @@ class Engine:
         # How many times the loop woke up (select returned): idle clients should stay near zero
         # between keepalive deadlines. Read by tests and benchmarks.
         self.wakeups = 0
+        # Decodes a copy of the traffic into PacketTrace events while the user logs (on_log or
+        # enable_logger), as paho logs every packet; None (no cost) otherwise.
+        self._tracer: Optional[_Tracer] = None
 
     # ------------------------------------------------------------------------------------------
     # connecting
@@ -170,11 +214,17 @@ class Engine:
         self.state = ConnState.CONNECTING
         transport = open_transport(params)
         events: list[EngineEvent] = [SocketOpened(transport.socket)]
-        with self.lock:
-            self.transport = transport
-            self._want_write_reported = False
-            self.session.connection_opened(time.monotonic())
-            events += self._flush_locked()
+        try:
+            with self.lock:
+                self.session.connection_opened(time.monotonic())
+                self.transport = transport
+                self._want_write_reported = False
+                version = self.session.config.protocol_version
+                self._tracer = _Tracer(version) if self.sink.tracing() else None
+                events += self._flush_locked()
+        except BaseException:
+            transport.close()
+            raise
         self.sink.dispatch(events)
 
     def _detach_transport(self) -> Optional[Transport]:
@@ -189,11 +239,21 @@ class Engine:
         return transport
 
     def _close_transport(self, transport: Transport) -> None:
-        sock = transport.socket
+        # on_socket_close runs while the socket is still open (external event loops
+        # unregister its file descriptor there), as in paho.
         try:
-            transport.close()
+            self.sink.dispatch(self._closing_socket_events(transport, self._want_write_reported))
         finally:
-            self.sink.dispatch([SocketClosed(sock)])
+            transport.close()
+
+    @staticmethod
+    def _closing_socket_events(transport: Transport, write_registered: bool) -> list[EngineEvent]:
+        sock = transport.socket
+        events: list[EngineEvent] = []
+        if write_registered:
+            events.append(SocketWantWrite(sock, False))
+        events.append(SocketClosed(sock))
+        return events
 
     # ------------------------------------------------------------------------------------------
     # writing
@@ -202,6 +262,9 @@ class Engine:
         """Write what the session has queued, without blocking. Lock held."""
         transport = self.transport
         session = self.session
+        # Write-ahead: the session's store commits the state changes of this batch before any
+        # byte reporting them (PUBREC, PUBREL, PUBCOMP, a PUBLISH's packet id) leaves.
+        session.persist()
         if transport is None or not session.out:
             return []
         try:
@@ -211,7 +274,9 @@ class Engine:
             return []  # the reader notices the broken connection and closes it
         events: list[EngineEvent] = []
         if sent:
-            events = session.sent(sent, time.monotonic())
+            if self._tracer is not None:
+                events += self._tracer.sent(bytes(session.out[:sent]))
+            events += session.sent(sent, time.monotonic())
         want = bool(session.out)
         if want != self._want_write_reported:
             self._want_write_reported = want
@@ -276,12 +341,16 @@ class Engine:
         return self._service(transport, fileno in readable or pending, bool(writable))
 
     def _drain_wake(self) -> None:
-        self._wake_pending = False
-        try:
-            while self._wake_r.recv(4096):
+        # Under the lock, and the flag cleared after reading: a kick() racing this drain either
+        # sees the flag still set (and its bytes are written by the service pass that follows,
+        # which takes the lock after us) or sends a byte that the next select sees.
+        with self.lock:
+            try:
+                while self._wake_r.recv(4096):
+                    pass
+            except (BlockingIOError, OSError):
                 pass
-        except (BlockingIOError, OSError):
-            pass
+            self._wake_pending = False
 
     def _service(self, transport: Transport, readable: bool, writable: bool) -> MQTTErrorCode:
         events: list[EngineEvent] = []
@@ -321,6 +390,8 @@ class Engine:
                 )
             if session.state == SessionState.CLOSING:
                 continue
+            if self._tracer is not None:
+                events += self._tracer.received(data)
             events += session.receive(data, now)
             if not transport.pending():
                 return None
@@ -430,12 +501,14 @@ class Engine:
                 self.state = ConnState.DISCONNECTED
             else:
                 self.state = ConnState.CONNECTION_LOST
-            self._want_write_reported = False
-        sock = transport.socket
-        transport.close()
+            write_registered, self._want_write_reported = self._want_write_reported, False
         if closing.error is not None and not graceful:
-            log.warning("connection lost: %s", closing.error)
-        self.sink.dispatch([SocketClosed(sock), *dropped, closing])
+            log.debug("connection lost: %s", closing.error)
+        try:
+            self.sink.dispatch(self._closing_socket_events(transport, write_registered))
+        finally:
+            transport.close()
+        self.sink.dispatch([*dropped, closing])
 
     def _flush_blocking(self, transport: Transport, timeout_s: float) -> None:
         """Write everything queued, waiting for the socket at most ``timeout_s``."""

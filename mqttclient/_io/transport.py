@@ -184,6 +184,9 @@ class TLSTransport:
         self._closed = False
         self._read_wants_write = False
         self._unwrapped = False
+        # A TLS alert found after a failed write (see send()); the network loop learns that a
+        # connection ended from its reads, so the next read reports it instead of a bare EOF.
+        self._alert: Optional[ssl.SSLError] = None
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -199,6 +202,10 @@ class TLSTransport:
     def recv(self, max_bytes: int) -> Optional[bytes]:
         if self._unwrapped:
             return b""
+        if self._alert is not None:
+            raise explain_tls_error(
+                self._alert, host=self._host, port=self._port, during_handshake=False
+            )
         self._read_wants_write = False
         try:
             return self._sock.recv(max_bytes)
@@ -221,8 +228,9 @@ class TLSTransport:
         # OpenSSL reports a write only once all of it is written, so a huge buffer would read
         # as "0 accepted" for a long time: offer it in slices. A retry after 0 starts with the
         # same bytes, as SSL_write requires.
+        view = memoryview(data)[:_TLS_SEND_MAX]
         try:
-            return self._sock.send(memoryview(data)[:_TLS_SEND_MAX])
+            return self._sock.send(view)
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError):
             return 0
         except (ssl.SSLError, ConnectionResetError, BrokenPipeError) as exc:
@@ -231,10 +239,16 @@ class TLSTransport:
             # is still waiting to be read.
             reason = self._pending_alert()
             if reason is not None:
+                self._alert = reason
                 raise explain_tls_error(
                     reason, host=self._host, port=self._port, during_handshake=False
                 ) from exc
             raise
+        finally:
+            # The traceback of a failed send keeps the view alive in a reference cycle; an
+            # export left on the caller's bytearray would make its next resize (clear() on
+            # connection loss) raise BufferError in the loop thread.
+            view.release()
 
     def _pending_alert(self) -> Optional[ssl.SSLError]:
         try:
