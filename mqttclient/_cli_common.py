@@ -1,7 +1,7 @@
 """What ``mqttclient pub`` and ``mqttclient sub`` share: the options for connecting (broker,
-transport, TLS, proxy, credentials, will, protocol version), the exit codes, turning parsed
-options into a configured :class:`~mqttclient.client.Client`, and connecting it with every wait
-bounded.
+transport, TLS, proxy, credentials, will, protocol version), the exit codes and the errors that
+map to them, and turning parsed options into a configured :class:`~mqttclient.client.Client`
+(connecting it is ``mqttclient._cli_link``).
 
 Owns the rule that every expected failure reaches the user as one line on stderr: a
 :class:`UsageError` (exit 2) or a :class:`Failure` (exit 1), never a traceback. Must not print
@@ -15,28 +15,25 @@ import enum
 import logging
 import os
 import sys
-import threading
-import time
 import urllib.parse
 from typing import Any, Literal, NoReturn, Optional
 
 import mqttclient.client as mqtt
 from mqttclient._io.proxy import HTTP, SOCKS4, SOCKS5
 from mqttclient.errors import MQTTException
-from mqttclient.packettypes import PacketTypes
 from mqttclient.properties import Properties
 
 __all__ = [
     "EXIT_STATUS_HELP",
     "ExitCode",
     "Failure",
-    "Link",
     "Parser",
     "TimedOut",
     "UsageError",
     "add_common_options",
     "build_client",
     "check_common",
+    "default_port",
     "error_line",
     "user_properties",
 ]
@@ -411,121 +408,19 @@ def build_client(args: argparse.Namespace) -> mqtt.Client:
     except (ValueError, OSError, MQTTException) as exc:
         raise UsageError(str(exc)) from exc
     if args.debug:
-        logger = logging.getLogger("mqttclient.cli")
-        if not logger.handlers:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-            logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
-        logger.propagate = False
-        client.enable_logger(logger)
+        client.enable_logger(_debug_logger())
     return client
 
 
-# --- connecting -----------------------------------------------------------------------------------
-
-
-class Link:
-    """A connected client driven by ``loop_start()``, and what its callbacks tell the main thread.
-
-    Callbacks (on the loop thread) record facts and set :attr:`changed`; the main thread waits
-    on it with a deadline and reads the facts. ``on_connected`` runs on the loop thread after
-    every accepted CONNACK (``sub`` subscribes there, so reconnects resubscribe).
-    """
-
-    def __init__(self, prog: str, client: mqtt.Client, args: argparse.Namespace) -> None:
-        self.prog = prog
-        self.client = client
-        self.args = args
-        self.changed = threading.Event()
-        self.connected = False
-        self.ever_connected = False
-        self.closed = threading.Event()
-        self.failure: Optional[str] = None
-        self._stopping = False
-        self.on_connected: Any = None
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-
-    def fail(self, message: str) -> None:
-        """Record a fatal failure (the first one wins) and wake the main thread."""
-        if self.failure is None:
-            self.failure = message
-        self.changed.set()
-
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
-    ) -> None:
-        if reason.is_failure:
-            self.fail(f"the broker refused the connection: {reason}")
-            return
-        self.connected = True
-        self.ever_connected = True
-        if self.on_connected is not None:
-            self.on_connected()
-        self.changed.set()
-
-    def _on_disconnect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
-    ) -> None:
-        was_connected, self.connected = self.connected, False
-        self.closed.set()
-        self.changed.set()
-        if self._stopping or not was_connected:
-            return
-        # loop_start() reconnects with backoff; tell the user once per loss.
-        why = f" (the broker said: {reason})" if flags.is_disconnect_packet_from_server else ""
-        print(f"{self.prog}: connection lost{why}; reconnecting", file=sys.stderr, flush=True)
-
-    def open(self) -> None:
-        """Connect, start the loop thread and wait (bounded) for an accepted CONNACK.
-        Raises :class:`Failure`."""
-        args = self.args
-        v5 = args.protocol_version == mqtt.MQTTv5
-        props: Optional[Properties] = None
-        if v5 and args.session_expiry is not None:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = args.session_expiry
-        clean_start: Any = mqtt.MQTT_CLEAN_START_FIRST_ONLY
-        if v5 and args.no_clean_session:
-            clean_start = False
-        host = args.unix or args.host
-        try:
-            self.client.connect(
-                host,
-                default_port(args),
-                args.keepalive,
-                clean_start=clean_start,
-                properties=props,
-            )
-        except OSError as exc:  # ConnectionFailedError (TLS, proxy, ...) is an OSError too
-            if isinstance(exc, MQTTException):
-                raise Failure(str(exc)) from exc
-            raise Failure(f"cannot connect to {host}: {exc.strerror or exc}") from exc
-        except (ValueError, MQTTException) as exc:
-            raise Failure(str(exc)) from exc
-        self.client.loop_start()
-        deadline = time.monotonic() + args.connect_timeout
-        while not self.connected:
-            self.check()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise Failure(f"no CONNACK from the broker within {args.connect_timeout:g} s")
-            self.changed.wait(remaining)
-            self.changed.clear()
-
-    def check(self) -> None:
-        """Raise :class:`Failure` if a callback recorded one."""
-        if self.failure is not None:
-            raise Failure(self.failure)
-
-    def close(self) -> None:
-        """Disconnect gracefully and stop the loop thread (bounded). Idempotent."""
-        if self._stopping:
-            return
-        self._stopping = True
-        self.closed.clear()
-        if self.client.disconnect() == mqtt.MQTT_ERR_SUCCESS:
-            # Let the loop thread finish the DISCONNECT handshake before it is stopped.
-            self.closed.wait(5.0)
-        self.client.loop_stop()
+def _debug_logger() -> logging.Logger:
+    """``mqttclient.cli``'s logger, writing to the current stderr (``-d``)."""
+    logger = logging.getLogger("mqttclient.cli")
+    for old in [h for h in logger.handlers if h.get_name() == "mqttclient-cli"]:
+        logger.removeHandler(old)  # an earlier main() in this process may have had another stderr
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name("mqttclient-cli")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger

@@ -18,7 +18,6 @@ import mqttclient.client as mqtt
 from mqttclient._cli_common import (
     ExitCode,
     Failure,
-    Link,
     TimedOut,
     UsageError,
     add_common_options,
@@ -29,6 +28,7 @@ from mqttclient._cli_common import (
     seconds_type,
     user_properties,
 )
+from mqttclient._cli_link import Link
 from mqttclient.errors import InvalidTopicError
 from mqttclient.matcher import validate_topic_name
 from mqttclient.packettypes import PacketTypes

@@ -21,7 +21,6 @@ from typing import Any, Optional
 import mqttclient.client as mqtt
 from mqttclient._cli_common import (
     ExitCode,
-    Link,
     TimedOut,
     UsageError,
     add_common_options,
@@ -32,6 +31,7 @@ from mqttclient._cli_common import (
     seconds_type,
     user_properties,
 )
+from mqttclient._cli_link import Link
 from mqttclient.errors import InvalidTopicError
 from mqttclient.matcher import validate_topic_filter
 from mqttclient.packettypes import PacketTypes

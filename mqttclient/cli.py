@@ -70,21 +70,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from mqttclient.demo import run_demo
 
             return run_demo(args.readings, args.port)
-        if args.command == "pub":
-            return _cli_pub.run(args, prog)
-        return _cli_sub.run(args, prog)
+        run = _cli_pub.run if args.command == "pub" else _cli_sub.run
+        return int(run(args, prog))
     except SystemExit as exc:  # --help and --version exit through argparse
         code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else ExitCode.USAGE)
+        return code if isinstance(code, int) else (0 if code is None else int(ExitCode.USAGE))
     except UsageError as exc:
         error_line(exc.prog or prog, str(exc))
-        return ExitCode.USAGE
+        return int(ExitCode.USAGE)
     except Failure as exc:
         error_line(prog, str(exc))
-        return ExitCode.FAILURE
+        return int(ExitCode.FAILURE)
     except TimedOut as exc:
         error_line(prog, str(exc))
-        return ExitCode.TIMEOUT
+        return int(ExitCode.TIMEOUT)
     except KeyboardInterrupt:
         print(file=sys.stderr)
-        return ExitCode.INTERRUPTED
+        return int(ExitCode.INTERRUPTED)

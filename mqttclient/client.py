@@ -1110,6 +1110,10 @@ class Client(CallbackMixin):
         self._check_v5_args(clean_start, properties)
         if bind_port < 0:
             raise ValueError("Invalid bind port number.")
+        # As paho: start over from NEW (dropping any connection), so that connect() may be
+        # called again after a failed attempt.
+        self._engine.drop_connection()
+        self._engine.state = ConnState.NEW
         self.host = host
         self.port = port
         self.keepalive = keepalive
@@ -1412,7 +1416,7 @@ class Client(CallbackMixin):
                 info.rc = MQTT_ERR_NO_CONN
                 info._waitable = qos > 0 or self._queue_qos0_offline
             events = engine.kick()
-            dropped = session.take_events()
+            dropped = session.take_events() if session.dropped else ()
         if dropped:
             self.dispatch(dropped)  # messages dropped to make room (drop_oldest)
         if events:

@@ -180,8 +180,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     client.loop_stop()
     if store is not None:
         store.close()
-    where = "in the store for the next run" if store is not None else "lost (memory only)"
-    print(f"published {seq} readings; {left} not acknowledged ({where})")
+    if not left:
+        print(f"published {seq} readings; all acknowledged")
+    elif store is not None:
+        print(
+            f"published {seq} readings; {left} not acknowledged (kept in the store for the next run)"
+        )
+    else:
+        print(f"published {seq} readings; {left} not acknowledged (lost: memory only)")
     return 0
 
 

@@ -135,7 +135,6 @@ class Session:
         "_commit_on_publish",
         "_connacked",
         "_decoder",
-        "_events",
         "_first_done",
         "_inbound",
         "_ka",
@@ -149,6 +148,7 @@ class Session:
         "_subs",
         "_version",
         "config",
+        "dropped",
         "out",
         "seq",
         "server_limits",
@@ -174,7 +174,9 @@ class Session:
         #: The stable sequence number of the message the last ``publish()`` accepted (0 for a
         #: QoS 0 message written at once).
         self.seq = 0
-        self._events: list[Event] = []
+        #: PublishDropped events ``publish()`` produced to make room (policy DROP_OLDEST), for
+        #: the caller to take with ``take_events()`` (a plain attribute: checked per publish).
+        self.dropped: list[Event] = []
         # Subscriptions granted by the server: topic filter -> (Subscription, SUBSCRIBE props).
         self._subs: dict[str, tuple[Subscription, Props]] = {}
         self._recorded = ("", 0)  # (client id, protocol version) as the store last recorded
@@ -285,10 +287,10 @@ class Session:
     def take_events(self) -> Sequence[Event]:
         """Events a user operation caused besides its result: PublishDropped for messages that
         ``publish()`` dropped to make room (policy DROP_OLDEST). The caller dispatches them."""
-        events = self._events
+        events = self.dropped
         if not events:
             return _NO_EVENTS
-        self._events = []
+        self.dropped = []
         return events
 
     # --- connection lifecycle -----------------------------------------------------------------
@@ -514,7 +516,7 @@ class Session:
         if victims:
             outbox.drop(victims)
             for msg in victims:
-                self._events.append(PublishDropped(msg.token, msg.mid, "queue full"))
+                self.dropped.append(PublishDropped(msg.token, msg.mid, "queue full"))
         if qos and self._commit_on_publish:
             self._store.commit()
         if len(out) != queued:

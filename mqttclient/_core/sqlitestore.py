@@ -81,26 +81,25 @@ _SET_META = "INSERT OR REPLACE INTO meta VALUES (?, ?)"
 
 
 class SqliteStore:
-    """The session state in the SQLite file ``path`` (created if missing).
+    """The session state in the SQLite file ``path`` (created if missing)::
 
-    >>> store = SqliteStore("/var/lib/sensor/outbox.db")
-    >>> client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, "sensor-1", store=store)
+        store = SqliteStore("/var/lib/sensor/outbox.db")
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, "sensor-1", store=store)
 
-    Args:
-        path: the database file. SQLite also creates ``path + "-wal"`` next to it while open.
-        durability: ``"normal"`` (default: survives a process crash), ``"full"`` (survives a
-            power loss) or ``"off"``; see the module docstring for the exact guarantees.
-        check: run SQLite's ``quick_check`` when opening (reads the whole file once) and refuse
-            a damaged file.
+    :param path: the database file. SQLite also keeps ``path + "-wal"`` next to it while it is
+        open.
+    :param durability: ``"normal"`` (the default: survives a crash of the process), ``"full"``
+        (survives a power loss) or ``"off"``; the module docstring and docs/durable-sessions.rst
+        give the exact guarantees.
+    :param check: run SQLite's ``quick_check`` when opening (it reads the whole file once) and
+        refuse a damaged file.
+    :raises StoreError: the file is open elsewhere (another process or another
+        ``SqliteStore``: the lock is held until ``close()``), is not a store, is damaged, or was
+        written by a newer version of mqttclient.
+    :raises ValueError: an unknown ``durability``.
 
-    Raises:
-        StoreError: the file is open elsewhere (another process or another ``SqliteStore``;
-            the lock is held until ``close()``), is not a store, is damaged, or was written by a
-            newer version of mqttclient.
-        ValueError: an unknown ``durability``.
-
-    Close it with ``close()`` (or use it as a context manager) after the client is done with
-    it (after ``loop_stop()``/``disconnect()``). Thread: any; the client calls it with its lock
+    Close it with ``close()``, or use it as a context manager, once the client is done with it
+    (after ``disconnect()`` and ``loop_stop()``). Thread: any; the client calls it with its lock
     held.
     """
 

@@ -205,9 +205,7 @@ class Engine:
         with the parameters ``prepare()`` returns and queue CONNECT. Blocks for at most the
         connect timeout. Raises ``OSError``/``ConnectionFailedError`` subclasses when the
         transport cannot be opened. Thread: any; no lock held by the caller."""
-        old = self._detach_transport()
-        if old is not None:
-            self._close_transport(old)
+        self.drop_connection()
         self.sink.pre_connect()
         params = prepare()
         self.params = params
@@ -226,6 +224,13 @@ class Engine:
             transport.close()
             raise
         self.sink.dispatch(events)
+
+    def drop_connection(self) -> None:
+        """Close the current connection, if any, without on_disconnect (paho closes the old
+        socket the same way when connecting again)."""
+        old = self._detach_transport()
+        if old is not None:
+            self._close_transport(old)
 
     def _detach_transport(self) -> Optional[Transport]:
         with self.lock:

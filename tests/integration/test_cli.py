@@ -26,7 +26,7 @@ import pytest
 from mqttclient import _cli_pub
 from mqttclient.cli import main
 from tests.brokers import Certs, Listener, Microsocks, Mosquitto, free_port
-from tests.fakebroker import CONNECT, PUBLISH, FakeBroker, connack
+from tests.fakebroker import CONNECT, PUBLISH, SUBSCRIBE, FakeBroker, connack
 
 JOIN_TIMEOUT_S = 20.0
 SUBPROCESS_TIMEOUT_S = 30.0
@@ -319,6 +319,13 @@ def test_help_exits_0(capsys: Any) -> None:
     assert "exit status:" in out and "130" in out
 
 
+def test_debug_logs_packets_to_stderr(mosquitto: Mosquitto, capsys: Any) -> None:
+    assert pub(mosquitto, "-d", "-t", unique("cli/debug"), "-q", "1", "-m", "x") == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Sending CONNECT" in err and "Received PUBACK" in err
+
+
 def test_connection_refused_exit_1(capsys: Any) -> None:
     port = free_port()  # nothing listens there
     assert main(["pub", "-h", "127.0.0.1", "-p", str(port), "-t", "a", "-m", "x"]) == 1
@@ -351,6 +358,35 @@ def test_pub_timeout_when_broker_never_acknowledges(capsys: Any) -> None:
         assert run.join() == 3
     line = one_error_line(capsys.readouterr().err)
     assert "the broker acknowledged nothing for 0.5 s" in line
+
+
+def test_message_rejected_by_the_broker_exit_1(
+    mosquitto_factory: Callable[..., Mosquitto], tmp_path: Path, capsys: Any
+) -> None:
+    acl = tmp_path / "acl"
+    acl.write_text("topic readwrite open/#\n")
+    broker = mosquitto_factory(listeners=[Listener("tcp", extra=[f"acl_file {acl}"])])
+    assert pub(broker, "-V", "5", "-t", "open/x", "-q", "1", "-m", "x") == 0
+    assert pub(broker, "-V", "5", "-t", "closed/x", "-q", "1", "-m", "x") == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert line == "mqttclient pub: error: the broker rejected a message: Not authorized"
+
+
+def test_subscription_refused_exit_1(capsys: Any) -> None:
+    with FakeBroker() as broker:
+        argv = ["sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "a/#", "-W", "10"]
+        run = Background(argv)
+        broker.expect(CONNECT)
+        broker.send(connack())
+        subscribe = broker.expect(SUBSCRIBE)
+        packet_id = subscribe[2:4]  # after the 2-byte fixed header (short packet)
+        broker.send(bytes([0x90, 0x03]) + packet_id + bytes([0x80]))  # SUBACK: Failure
+        assert run.join() == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert (
+        line
+        == "mqttclient sub: error: the broker refused the subscription to 'a/#': Unspecified error"
+    )
 
 
 # --- credentials ----------------------------------------------------------------------------------

@@ -281,3 +281,17 @@ def test_v5_properties_round_trip(mosquitto):
     assert got.ResponseTopic == t + "/reply"
     assert got.CorrelationData == b"\x01\x02"
     assert got.UserProperty == [("a", "1"), ("b", "2")]
+
+
+def test_connect_again_after_a_failed_connect(mosquitto):
+    """As with paho, connect() may be called again after it raised."""
+    from mqttclient.errors import ConnectionFailedError
+    from tests.brokers import free_port
+
+    client = new_client()
+    closed = free_port()
+    for _ in range(2):
+        with pytest.raises(ConnectionFailedError):
+            client.connect("127.0.0.1", closed)
+    with running(client, mosquitto.port()):
+        assert client.is_connected()

@@ -153,7 +153,7 @@ def test_sensor_publisher(mosquitto: Mosquitto, observe: Any, tmp_path: Path) ->
             *("--count", "3", "--interval", "0.05", "--store", str(tmp_path / "outbox.db")),
         )
         assert done.returncode == 0, done.stderr
-        assert "published 3 readings; 0 not acknowledged" in done.stdout
+        assert "published 3 readings; all acknowledged" in done.stdout
         wait_until(lambda: len(observer.on(f"{prefix}/temperature")) == 3)
         readings = [json.loads(p) for p in observer.payloads(f"{prefix}/temperature")]
         assert [r["seq"] for r in readings] == [1, 2, 3]
@@ -204,7 +204,7 @@ def test_sensor_publisher_keeps_readings_in_its_store_across_runs(
             *("--count", "2", "--interval", "0.01", "--drain-timeout", "0.5"),
         )
         assert offline.returncode == 0, offline.stderr
-        assert "2 not acknowledged (in the store" in offline.stdout
+        assert "2 not acknowledged (kept in the store" in offline.stdout
         # Second run: they are delivered first, then the new reading.
         online = run_sample(
             "sensor_publisher", *on_broker(mosquitto), *common, "--count", "1", "--interval", "0"
