@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -403,22 +404,48 @@ def run_spec(
 
 def rows_for(spec: Spec, results: dict[str, list[dict[str, Any]]]) -> list[Row]:
     rows = []
+    ours = results.get(spec.columns[0][0], [])
     for row in spec.rows:
-        rows.append(
-            build_row(
-                row.key,
-                row.title,
-                row.unit,
-                row.higher_is_better,
-                row.target,
-                results.get(spec.columns[0][0], []),
-                results.get(spec.columns[1][0], []),
-                row.metric,
-                ceiling=results.get("raw"),
-                note=row.note,
-            )
+        built = build_row(
+            row.key,
+            row.title,
+            row.unit,
+            row.higher_is_better,
+            row.target,
+            ours,
+            results.get(spec.columns[1][0], []),
+            row.metric,
+            ceiling=results.get("raw"),
+            note=row.note,
         )
+        bound = _bound(spec, built, ours)
+        if bound:
+            built.note = "; ".join(filter(None, [bound, built.note]))
+        rows.append(built)
     return rows
+
+
+def _bound(spec: Spec, row: Row, ours: list[dict[str, Any]]) -> str:
+    """Say when the broker (or the feeder), not mqttclient, set the figure."""
+    if (
+        spec.group == "publish"
+        and row.ceiling
+        and row.mqttclient
+        and row.mqttclient >= 0.85 * row.ceiling
+    ):
+        return "mqttclient within 15 % of the raw-socket ceiling: bound by the broker"
+    if spec.group == "receive":
+        shares = [
+            r["feeder_s"] / r["seconds"]
+            for r in ours
+            if r.get("feeder_s") and r.get("seconds") and "error" not in r
+        ]
+        if shares and statistics.median(shares) >= 0.9:
+            return (
+                "the feeder needed as long as mqttclient to get its messages through the broker: "
+                "bound by feeder + broker, not by mqttclient"
+            )
+    return ""
 
 
 def _store_available(env: dict[str, str]) -> bool:
