@@ -981,9 +981,13 @@ class Client(CallbackMixin):
         ciphers: Optional[str] = None,
         keyfile_password: Optional[str] = None,
         alpn_protocols: Optional[list[str]] = None,
+        *,
+        trust_store: Literal["certifi", "system"] = "certifi",
     ) -> None:
-        """Enable TLS. Verification is on; without ``ca_certs`` certifi's CA bundle is used.
-        TLS 1.2 is the minimum unless ``tls_version`` says otherwise."""
+        """Enable TLS. Certificates and host names are verified; without ``ca_certs`` the CA
+        bundle of ``certifi`` is trusted, or the operating system's store with
+        ``trust_store="system"`` (an addition to paho's signature). TLS 1.2 is the minimum
+        unless ``tls_version`` says otherwise. Bad files raise ``ValueError`` naming the file."""
         if self._tls is not None:
             raise ValueError("SSL/TLS has already been configured.")
         context = build_tls_context(
@@ -995,6 +999,7 @@ class Client(CallbackMixin):
             ciphers=ciphers,
             keyfile_password=keyfile_password,
             alpn_protocols=alpn_protocols,
+            trust_store=trust_store,
         )
         self._tls = TLSSettings(context)
         if ssl is not None and cert_reqs == ssl.CERT_NONE:

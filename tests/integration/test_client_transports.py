@@ -1078,3 +1078,13 @@ def test_credentials_provider_removed(auth_broker: Mosquitto) -> None:
         roundtrip(client)
     with pytest.raises(ValueError):
         client.credentials_provider_set("not callable")  # type: ignore[arg-type]
+
+
+def test_tls_set_system_trust_store_also_rejects_the_test_ca(broker: Mosquitto) -> None:
+    """``trust_store="system"`` uses the OS store instead of certifi; the private test CA is in
+    neither, so the handshake is refused with the unknown-CA explanation."""
+    client = new_client()
+    client.tls_set(trust_store="system")
+    with pytest.raises(TLSError) as info:
+        client.connect("localhost", broker.port("tls"))
+    assert "certificate" in str(info.value).lower()
