@@ -12,9 +12,11 @@ publish QoS 1, loopback (msg/s)
     the stores alternate within each repetition; the median of the repetitions is shown, with
     the time relative to ``MemoryStore`` (target: ``SqliteStore`` at most 2x). Here the client's
     CPU is the bottleneck, so every microsecond the store adds shows:
-    ``SqliteStore("normal")`` commits inside every ``publish()`` (the message is in the file when
-    it returns), while changes caused by the network (packet ids, PUBREC, acknowledgements) are
-    committed in batches, once per network-loop iteration.
+    ``SqliteStore("normal")`` appends every message to its log (``path + "-log"``, one
+    ``write`` inside ``publish()``: the message survives a crash of the process when it returns)
+    and, like the changes caused by the network (packet ids, PUBREC, acknowledgements), commits
+    it to the database in batches, once per network-loop iteration; ``"full"`` commits and syncs
+    inside every ``publish()``.
 publish QoS 1, 4 ms round trip (msg/s)
     The same through a proxy that delays every chunk by 2 ms each way, with
     ``max_inflight_messages_set(20)``: the network is the bottleneck (at most 20 messages per

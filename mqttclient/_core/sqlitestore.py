@@ -4,7 +4,8 @@ Owns: the file format (schema version 1), opening the file exclusively, the mapp
 ``Store`` call to SQL, batching those writes into transactions, and SQLite's durability levels.
 
 Where it lives and why: this module is the one documented exception to the purity of ``_core``
-(DESIGN.md): it does file I/O, through the standard library's ``sqlite3`` only. It touches no
+(DESIGN.md): it does file I/O, through the standard library's ``sqlite3`` only (and ``os``
+for the log of ``durability="normal"``, in ``storelog.py``). It touches no
 sockets, threads or clocks; wall-clock times it stores come in as values. It sits next to the
 ``Store`` protocol because the session calls it synchronously, under the engine lock, like any
 other store; nothing in ``_core`` imports it (``mqttclient/__init__.py`` re-exports it).
@@ -18,10 +19,17 @@ the middle of a write never leaves a half-written state: SQLite recovers the fil
 commit when it is opened again.
 
 ``"normal"`` (the default)
-    ``PRAGMA synchronous=NORMAL``, and ``publish()`` commits before it returns. Survives a crash
-    of the process (``kill -9``, an unhandled exception, the OOM killer): every message
-    ``publish()`` accepted is in the file. A power loss or kernel crash may lose the last
-    commits (the WAL is synced to the disk only at checkpoints) but leaves the file consistent.
+    ``PRAGMA synchronous=NORMAL``, plus an append-only log next to the database,
+    ``path + "-log"`` (``storelog.py``). ``add_message`` (called inside ``publish()``) appends
+    one length-prefixed, checksummed record to the log with one ``os.write`` and adds the row to
+    the open batch; ``publish()`` does not commit (``commit_on_publish`` is False). The batched
+    commit (``Session.persist``, once per loop iteration) moves the messages into the database
+    and then empties the log. Survives a crash of the process (``kill -9``, an unhandled
+    exception, the OOM killer): every message ``publish()`` accepted is in the database or in
+    the log, whose writes live in the operating system's page cache once ``os.write`` returns;
+    the next open replays the log into the database. A power loss or kernel crash may lose the
+    last commits and logged messages (neither the WAL nor the log is synced to the disk on each
+    write) but leaves the database consistent.
 ``"full"``
     ``PRAGMA synchronous=FULL``: every commit is synced to the disk (``fsync``) before
     ``publish()`` returns. Survives a power loss. Costs one ``fsync`` per ``publish()`` (a
@@ -31,6 +39,22 @@ commit when it is opened again.
     loop iteration are lost if the process crashes, and a power loss may corrupt the file (which
     is then refused with ``StoreError``). For data you can afford to lose; still survives a clean
     ``close()``.
+
+The log. Only "normal" writes it, but every setting replays a log left by a crashed "normal"
+store when it opens (then removes it); a clean ``close()`` removes it too. It is opened only
+after the database's exclusive lock is held, so that lock covers it: a refused second opener
+never reads, replays or empties it. Replay rules: records are read up to the first incomplete
+one or the first whose checksum fails (a write cut short by the crash, or garbage left by a
+crash of the machine); that one and all after it are ignored, with a warning. A logged message
+whose ``seq`` is not above the highest ``seq`` the database holds was already committed (the
+crash came between the commit and the emptying of the log; seqs only grow) and is skipped, so a
+later committed state is never reverted. Removals are logged only for messages never sent (the
+``drop_oldest`` policy, expiry), so that a crash does not bring back a message ``publish()``
+dropped; removals on acknowledgement are batched as before. A record of an unknown kind with a
+valid checksum (a newer mqttclient) is refused with ``StoreError``. If a log write or a commit
+with messages in the log fails, the store raises ``StoreError`` and refuses every later write
+and commit, keeping the log for the next open (a later commit would hide the logged messages
+from the replay); reopen it once the storage is fixed.
 
 In every setting the changes the network causes (PUBACK, PUBREC, PUBCOMP, incoming QoS 2
 messages, packet ids assigned when a message is sent) are batched: one transaction per loop
@@ -46,6 +70,8 @@ import sqlite3
 from typing import Any, Optional, Union
 
 from mqttclient import _spec
+from mqttclient._core import storelog
+from mqttclient._core.outbox import QUEUED
 from mqttclient._core.packets import Props, Publish, Subscription
 from mqttclient._core.store import MessageRecord, StoreContents, StoredMessage
 from mqttclient._core.wire import decode_properties, encode_properties
@@ -74,6 +100,10 @@ _SCHEMA = (
     " retain_as_published INTEGER NOT NULL, retain_handling INTEGER NOT NULL, properties BLOB)",
 )
 
+#: The log is moved into the database early when it grows past this many bytes (a client
+#: publishing while its network loop does not run).
+LOG_LIMIT = 1 << 20
+
 _ADD = "INSERT OR REPLACE INTO outgoing VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _UPDATE = "UPDATE outgoing SET state = ?, packet_id = ? WHERE seq = ?"
 _REMOVE = "DELETE FROM outgoing WHERE seq = ?"
@@ -87,7 +117,7 @@ class SqliteStore:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, "sensor-1", store=store)
 
     :param path: the database file. SQLite also keeps ``path + "-wal"`` next to it while it is
-        open.
+        open, and ``durability="normal"`` its log, ``path + "-log"``.
     :param durability: ``"normal"`` (the default: survives a crash of the process), ``"full"``
         (survives a power loss) or ``"off"``; the module docstring and docs/durable-sessions.rst
         give the exact guarantees.
@@ -116,8 +146,17 @@ class SqliteStore:
             )
         self.path = os.fspath(path)
         self.durability = durability
-        #: See ``Store.commit_on_publish``: False only with ``durability="off"``.
-        self.commit_on_publish = durability != "off"
+        #: ``path + "-log"``: the append-only log of ``durability="normal"`` (module docstring).
+        self.log_path = self.path + "-log"
+        in_memory = self.path in ("", ":memory:")
+        self._use_log = durability == "normal" and not in_memory
+        #: See ``Store.commit_on_publish``: True only with ``durability="full"`` (and "normal"
+        #: on an in-memory database, which has no log); "normal" makes ``add_message`` durable
+        #: through the log instead.
+        self.commit_on_publish = durability == "full" or (durability == "normal" and in_memory)
+        self._log: Optional[storelog.AppendLog] = None
+        #: Why the store refuses writes (a failed log write or commit): reopen it.
+        self._failed = ""
         self._in_tx = False
         # The highest seq ever added (in memory), and the last_seq row of the meta table as the
         # open batch leaves it and as committed. The row is written only when the message with
@@ -128,6 +167,12 @@ class SqliteStore:
         self._meta_saved = 0
         self._conn: Optional[sqlite3.Connection] = None
         self._conn = self._open(check)
+        if not in_memory:
+            try:
+                self._recover_log()
+            except BaseException:
+                self._close_files(unlink=False)
+                raise
 
     def __repr__(self) -> str:
         state = "open" if self._conn is not None else "closed"
@@ -202,11 +247,64 @@ class SqliteStore:
         self._last_seq = max(meta_seq, top)
         self._meta_seq = self._meta_saved = meta_seq
 
+    def _recover_log(self) -> None:
+        """Move what a crashed "normal" store left in the log into the database, then empty the
+        log (kept open for "normal", removed otherwise). Runs with the database's exclusive lock
+        held, so no other store touches the log."""
+        path = self.log_path
+        if not self._use_log and not os.path.exists(path):
+            return
+        try:
+            mode = os.stat(self.path).st_mode & 0o777
+        except OSError:
+            mode = 0o644
+        log = self._log = storelog.AppendLog(path, mode)
+        if log.size:
+            contents = log.read()
+            if contents.ignored:
+                logger.warning(
+                    "store log %r: ignored %d bytes after its last complete record (a write "
+                    "cut short by a crash, or damage)",
+                    path,
+                    contents.ignored,
+                )
+            # Messages logged before the last commit are in the database already, maybe with
+            # a later state: only those above its last seq are new (seqs only grow).
+            committed = self._last_seq
+            added = 0
+            for record in contents.records:
+                if isinstance(record, storelog.RemoveRecord):
+                    self._delete(record.seq)  # idempotent: seqs are never reused
+                elif record.seq > committed:
+                    self._insert(record)
+                    added += 1
+            if added:
+                logger.info("store %r: recovered %d messages from its log", self.path, added)
+            self.commit()
+            if log.size:  # nothing to replay: the commit did not empty it
+                log.reset()
+        if not self._use_log:
+            log.close()
+            self._log = None
+            _unlink(path)
+
+    def _close_files(self, unlink: bool) -> None:
+        log, self._log = self._log, None
+        if log is not None:
+            log.close()
+            if unlink:
+                _unlink(log.path)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
     # --- writing ----------------------------------------------------------------------------------
     def _write(self, sql: str, params: Any = ()) -> None:
         conn = self._conn
         if conn is None:
             raise StoreError(f"the store {self.path!r} is closed")
+        if self._failed:
+            raise StoreError(self._failed)
         try:
             if not self._in_tx:
                 conn.execute("BEGIN")
@@ -220,21 +318,60 @@ class SqliteStore:
         self._write(_SET_META, ("protocol_version", protocol_version))
 
     def add_message(self, msg: MessageRecord) -> None:
-        seq = msg.seq
         props = msg.properties
+        record = storelog.AddRecord(
+            msg.seq,
+            msg.mid,
+            msg.topic,
+            msg.payload,
+            msg.qos,
+            msg.retain,
+            _encode_props(props) if props else b"",
+            msg.state,
+            msg.packet_id,
+            msg.expiry_wall,
+        )
+        log = self._log
+        if log is None:
+            self._insert(record)
+            return
+        # Durable against a crash of the process once the log holds it; the database gets it
+        # in the open batch (committed by the next persist()).
+        self._log_append(log, storelog.encode_add(record))
+        try:
+            self._insert(record)
+        except StoreError:
+            self._failed = f"writing to the store {self.path!r} failed earlier: reopen it"
+            raise
+        if log.size >= LOG_LIMIT:
+            self.commit()
+
+    def _log_append(self, log: storelog.AppendLog, record: bytes) -> None:
+        if self._conn is None:
+            raise StoreError(f"the store {self.path!r} is closed")
+        if self._failed:
+            raise StoreError(self._failed)
+        try:
+            log.append(record)
+        except StoreError:
+            self._failed = f"writing to the log of the store {self.path!r} failed: reopen it"
+            raise
+
+    def _insert(self, record: storelog.AddRecord) -> None:
+        seq = record.seq
         self._write(
             _ADD,
             (
                 seq,
-                msg.mid,
-                msg.topic,
-                msg.payload,
-                msg.qos,
-                msg.retain,
-                _encode_props(props) if props else None,
-                msg.state,
-                msg.packet_id,
-                msg.expiry_wall,
+                record.mid,
+                record.topic,
+                record.payload,
+                record.qos,
+                record.retain,
+                record.properties or None,
+                record.state,
+                record.packet_id,
+                record.expiry_wall,
             ),
         )
         if seq > self._last_seq:
@@ -244,7 +381,14 @@ class SqliteStore:
         self._write(_UPDATE, (msg.state, msg.packet_id, msg.seq))
 
     def remove_message(self, msg: MessageRecord) -> None:
-        seq = msg.seq
+        log = self._log
+        if log is not None and msg.state == QUEUED:
+            # Never sent, so dropped by the queue policy or expired, typically inside the
+            # publish() that accepted a newer message: a crash must not bring it back.
+            self._log_append(log, storelog.encode_remove(msg.seq))
+        self._delete(msg.seq)
+
+    def _delete(self, seq: int) -> None:
         self._write(_REMOVE, (seq,))
         if seq > self._meta_seq:  # it may have been the highest seq stored: keep it in meta
             self._write(_SET_META, ("last_seq", self._last_seq))
@@ -296,6 +440,8 @@ class SqliteStore:
         Raises:
             StoreError: the commit failed (e.g. the disk is full); the batch is rolled back.
         """
+        if self._failed:
+            raise StoreError(self._failed)
         if not self._in_tx:
             return
         conn = self._conn
@@ -304,9 +450,16 @@ class SqliteStore:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback(conn)
+            if self._log is not None and self._log.size:
+                # The log holds messages the database just lost: keep it as it is for the next
+                # open, and accept nothing more (later commits would hide them from replay).
+                self._failed = f"committing to the store {self.path!r} failed earlier: reopen it"
             raise StoreError(f"committing to the store {self.path!r} failed: {exc}") from exc
         self._in_tx = False
         self._meta_saved = self._meta_seq
+        log = self._log
+        if log is not None and log.size:
+            log.reset()
 
     def _rollback(self, conn: sqlite3.Connection) -> None:
         self._in_tx = False
@@ -317,18 +470,20 @@ class SqliteStore:
             pass  # no transaction left to roll back: SQLite already did
 
     def close(self) -> None:
-        """Commit what is pending and close the file (releasing the lock). Idempotent."""
-        conn, self._conn = self._conn, None
-        if conn is None:
+        """Commit what is pending and close the file (releasing the lock) and its log (removed:
+        it is empty). Idempotent. If the commit fails, the log stays for the next open."""
+        if self._conn is None:
             return
+        if self._failed:  # already reported; the log keeps what the database lacks
+            logger.warning("store %r closed after a failure: its log is kept", self.path)
+            self._close_files(unlink=False)
+            return
+        done = False
         try:
-            if self._in_tx:
-                conn.execute("COMMIT")
-                self._in_tx = False
-        except sqlite3.Error as exc:
-            raise StoreError(f"committing to the store {self.path!r} failed: {exc}") from exc
+            self.commit()
+            done = True
         finally:
-            conn.close()
+            self._close_files(unlink=done)
 
     # --- reading ----------------------------------------------------------------------------------
     def load(self) -> StoreContents:
@@ -388,6 +543,15 @@ class SqliteStore:
             incoming,
             subscriptions,
         )
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot remove the store log {path!r}: {exc}") from exc
 
 
 def _encode_props(props: Props) -> bytes:

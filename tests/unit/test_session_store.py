@@ -130,14 +130,19 @@ def test_every_state_change_is_written_through(stores: Stores) -> None:
 
 
 def test_messages_queued_while_offline_are_stored_before_publish_returns(tmp_path: Path) -> None:
-    with SqliteStore(tmp_path / "s.db") as store:
-        h = on(store)
-        h.publish(qos=1, payload=b"a")
-        h.publish(qos=2, payload=b"b")
-        # Committed by publish() itself: a second reader of the file would see them. The
-        # connection is the only one allowed, so look at what is committed through it.
-        assert store._in_tx is False
-        assert [m.payload for m in store.load().messages] == [b"a", b"b"]
+    store = SqliteStore(tmp_path / "s.db")
+    h = on(store)
+    h.publish(qos=1, payload=b"a")
+    h.publish(qos=2, payload=b"b")
+    # Durable when publish() returns ("normal": in the store's log, not yet committed): a
+    # crash now (the connection dropped without a commit, as kill -9 would) keeps both.
+    conn, log = store._conn, store._log
+    store._conn = store._log = None
+    assert conn is not None and log is not None
+    conn.close()
+    log.close()
+    with SqliteStore(tmp_path / "s.db") as again:
+        assert [m.payload for m in again.load().messages] == [b"a", b"b"]
 
 
 def test_durability_off_commits_only_on_persist(tmp_path: Path) -> None:

@@ -229,15 +229,20 @@ def db(tmp_path: Path) -> Path:
 
 
 def _crash(store: SqliteStore) -> None:
-    """Drop the connection without committing, as a killed process would (test-only)."""
+    """Drop the connection without committing, as a killed process would (test-only): the
+    open batch is rolled back; the log file keeps what was written to it."""
     conn = store._conn
     store._conn = None
     assert conn is not None
     conn.close()  # rolls the open batch back
+    log, store._log = store._log, None
+    if log is not None:
+        log.close()
 
 
 def test_sqlite_durability_settings(db: Path) -> None:
-    for durability, commits in (("normal", True), ("full", True), ("off", False)):
+    # "normal" makes add_message durable through its log instead of a commit per publish().
+    for durability, commits in (("normal", False), ("full", True), ("off", False)):
         with SqliteStore(db, durability) as store:
             assert store.commit_on_publish is commits
             level = {"off": 0, "normal": 1, "full": 2}[durability]
@@ -259,16 +264,29 @@ def test_sqlite_refuses_a_second_opener_until_closed(db: Path) -> None:
 
 
 def test_sqlite_uncommitted_batch_is_lost_committed_one_is_kept(db: Path) -> None:
-    store = SqliteStore(db)
+    store = SqliteStore(db, "off")
     store.add_message(msg(1))
     store.commit()
     store.add_message(msg(2))
     store.update_message(msg(1, AWAIT_PUBACK, 1))
     _crash(store)
-    with SqliteStore(db) as again:
+    with SqliteStore(db, "off") as again:
         contents = again.load()
     assert contents.messages == (msg(1),)
     assert contents.last_seq == 1
+
+
+def test_sqlite_normal_keeps_added_messages_of_an_uncommitted_batch(db: Path) -> None:
+    store = SqliteStore(db)  # "normal": add_message is durable at once, through the log
+    store.add_message(msg(1))
+    store.commit()
+    store.add_message(msg(2))
+    store.update_message(msg(1, AWAIT_PUBACK, 1))  # a network change: batched, lost
+    _crash(store)
+    with SqliteStore(db) as again:
+        contents = again.load()
+    assert contents.messages == (msg(1), msg(2))
+    assert contents.last_seq == 2
 
 
 def _snapshot(db: Path, name: str) -> Path:
