@@ -164,7 +164,11 @@ class BenchBroker:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> BenchBroker:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # __exit__ is not called when __enter__ raises
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -87,6 +87,17 @@ def _connect(port: int, client_id: str, deadline: float) -> socket.socket:
     return sock
 
 
+def _quickack(sock: socket.socket) -> None:
+    """Re-arm TCP_QUICKACK (Linux clears it): mosquitto does not set TCP_NODELAY, so without it
+    the broker's last small packet of a burst waits ~40 ms for our delayed ACK."""
+    option = getattr(socket, "TCP_QUICKACK", None)
+    if option is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, option, 1)
+        except OSError:
+            pass
+
+
 def _read_exactly(sock: socket.socket, size: int) -> bytes:
     data = b""
     while len(data) < size:
@@ -128,6 +139,8 @@ class Subscriber:
         n = self.sock.recv_into(self._view)
         if not n:
             return False
+        if self.qos:
+            _quickack(self.sock)
         if self.qos == 0:
             self._bytes += n
             count = self._bytes // self.size
@@ -278,6 +291,7 @@ class Feeder:
                 data = sock.recv(_READ)
                 if not data:
                     raise RuntimeError("broker closed the connection")
+                _quickack(sock)
                 out += self._acks(data)
             if self.qos == 0 and not out and queued == count:
                 self.done = target

@@ -434,6 +434,8 @@ def _bound(spec: Spec, row: Row, ours: list[dict[str, Any]]) -> str:
         and row.mqttclient >= 0.85 * row.ceiling
     ):
         return "mqttclient within 15 % of the raw-socket ceiling: bound by the broker"
+    if spec.group == "receive" and (row.broker_cpu_pct.get("mqttclient") or 0) >= 90:
+        return "broker at >= 90 % CPU during mqttclient's runs: bound by the broker"
     if spec.group == "receive":
         shares = [
             r["feeder_s"] / r["seconds"]
@@ -505,6 +507,7 @@ def machine(env: dict[str, str], broker_version: str, settings: Settings) -> dic
         "paho_mqtt": versions[1] if len(versions) > 1 else "not installed",
         "git_commit": run(["git", "rev-parse", "--short", "HEAD"]),
         "git_dirty": bool(run(["git", "status", "--porcelain", "--", "mqttclient"])),
+        "package": os.path.dirname(versions[0]) if versions else "",
         "settings": settings.__dict__,
     }
 

@@ -372,7 +372,10 @@ class Engine:
                 deadline = session.next_deadline()
                 if deadline is not None and deadline <= time.monotonic():
                     events += session.tick(time.monotonic())
-            closing = closing or self._closing_from(events)
+            if closing is None and session.state == SessionState.CLOSING:
+                # Every event that ends the connection puts the session in CLOSING; looking
+                # for it only then keeps isinstance checks off the per-message path.
+                closing = self._closing_from(events)
             if closing is None and session.state == SessionState.DISCONNECTING and not session.out:
                 closing = ConnectionClosed(MQTTErrorCode.MQTT_ERR_SUCCESS, 0)
         return self._deliver(transport, events, closing)
@@ -427,18 +430,18 @@ class Engine:
     ) -> MQTTErrorCode:
         """Dispatch events (no lock held), send the acks they call for, close if needed."""
         if events:
-            for event in events:
-                if isinstance(event, ev.ConnectionAccepted):
-                    self.state = ConnState.CONNECTED
-                    self._attempt = 0
+            if self.state == ConnState.CONNECTING:
+                for event in events:
+                    if type(event) is ev.ConnectionAccepted:
+                        self.state = ConnState.CONNECTED
+                        self._attempt = 0
             self.sink.dispatch(events)
-            acks = [
-                e.publish
-                for e in events
-                if isinstance(e, ev.MessageReceived)
-                and e.publish.qos
-                and self.sink.acks_after_delivery()
-            ]
+            received = ev.MessageReceived
+            acks = (
+                [e.publish for e in events if type(e) is received and e.publish.qos]
+                if self.sink.acks_after_delivery()
+                else []
+            )
             if acks:
                 with self.lock:
                     if self.transport is transport:
