@@ -631,7 +631,7 @@ class Client(CallbackMixin):
 
     def __del__(self) -> None:
         engine = getattr(self, "_engine", None)
-        if engine is not None and engine.transport is None and engine.thread is None:
+        if engine is not None and engine.thread is None:
             engine.shutdown()
 
     # ------------------------------------------------------------------------------------------

@@ -601,11 +601,15 @@ class Engine:
         return self.stop_requested
 
     def shutdown(self) -> None:
-        """Release the wake-up sockets (the client is being discarded)."""
+        """Release the sockets (the client is being discarded): the wake-up pair and, like a
+        file object's finalizer, a connection still open (without callbacks)."""
         if not self._closed:
             self._closed = True
             self._wake_r.close()
             self._wake_w.close()
+            transport, self.transport = self.transport, None
+            if transport is not None:
+                transport.close()
 
     def __del__(self) -> None:
         try:

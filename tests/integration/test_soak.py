@@ -1,0 +1,145 @@
+"""Soak (long form of ``test_client_reconnect.py``): 20,000 numbered QoS 1 and 20,000 QoS 2
+messages through a ``FaultProxy`` that cuts the link every few hundred milliseconds (dozens of
+cuts), once with the client under test publishing and once with it subscribing (persistent
+session). Not part of the default run; run it with
+
+    .venv/bin/python -m pytest -m soak -s tests/integration/test_soak.py
+
+Counts are printed and asserted: no QoS 1 message lost, no QoS 2 message lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+
+import pytest
+
+import mqttclient.client as mqtt
+from tests.faultproxy import FaultProxy
+from tests.integration.helpers import V2, Recorder, wait_until
+from tests.integration.test_client_reconnect import (
+    Counter,
+    _publisher,
+    _session_props,
+    _subscriber,
+)
+
+N = 20_000
+PROTOCOLS = pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5], ids=["v311", "v5"])
+pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
+
+
+def _feed(publish: object, base: str) -> threading.Thread:
+    """Publish N numbered QoS 1 and N QoS 2 messages over about 10 s (so cuts land mid-stream)."""
+
+    def run() -> None:
+        for i in range(N):
+            publish(f"{base}/1", str(i), qos=1)  # type: ignore[operator]
+            publish(f"{base}/2", str(i), qos=2)  # type: ignore[operator]
+            if i % 200 == 199:
+                time.sleep(0.1)
+
+    thread = threading.Thread(target=run, name="soak-feeder")
+    thread.start()
+    return thread
+
+
+def _cut_while(proxy: FaultProxy, busy: object, rng: random.Random, limit: float) -> None:
+    """Cut the link every 200-400 ms while ``busy()`` (bounded by ``limit`` seconds)."""
+    end = time.monotonic() + limit
+    while busy() and time.monotonic() < end:  # type: ignore[operator]
+        time.sleep(rng.uniform(0.2, 0.4))
+        if busy():  # type: ignore[operator]
+            proxy.cut()
+
+
+def _report(
+    capsys: pytest.CaptureFixture[str], label: str, counts: tuple, cuts: int, connects: int
+):
+    with capsys.disabled():
+        lost1, lost2, dup2 = counts
+        print(
+            f"\n[soak {label}] {N} QoS1 + {N} QoS2 through {cuts} cuts: lost QoS1={lost1} "
+            f"lost QoS2={lost2} dup QoS2={dup2}, connects={connects}"
+        )
+
+
+@PROTOCOLS
+def test_soak_publisher_side(mosquitto_factory, protocol, capsys):
+    mosquitto = mosquitto_factory(extra_config=["max_queued_messages 0"])
+    base = f"soak-pub/{uuid.uuid4().hex[:8]}"
+    counter = Counter()
+    sub = _subscriber(mosquitto.port(), base, counter)
+    pub, rec = _publisher(protocol)
+    rng = random.Random(20_000)
+    with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
+        feeder = None
+        try:
+            pub.connect("127.0.0.1", proxy.port, keepalive=5, **_session_props(protocol))  # type: ignore[arg-type]
+            pub.loop_start()
+            feeder = _feed(pub.publish, base)
+            _cut_while(proxy, lambda: feeder.is_alive() or not counter.complete(N), rng, 300)
+            feeder.join(30)
+            wait_until(lambda: counter.complete(N), timeout=60)
+        finally:
+            if feeder is not None:
+                feeder.join(30)
+            pub.disconnect()
+            pub.loop_stop()
+            sub.disconnect()
+            sub.loop_stop()
+        counts = counter.summary(N)
+        connects = rec.count("on_connect")
+        _report(capsys, f"publisher {protocol.name}", counts, proxy.cuts, connects)
+        assert counts == (0, 0, 0)
+        assert proxy.cuts >= 24, "dozens of cuts"
+        assert connects <= proxy.cuts + 3
+
+
+@PROTOCOLS
+def test_soak_subscriber_side(mosquitto_factory, protocol, capsys):
+    mosquitto = mosquitto_factory(extra_config=["max_queued_messages 0"])
+    base = f"soak-sub/{uuid.uuid4().hex[:8]}"
+    counter = Counter()
+    # The client under test: a persistent-session subscriber behind the proxy.
+    kwargs: dict[str, object] = {} if protocol == mqtt.MQTTv5 else {"clean_session": False}
+    sub = mqtt.Client(V2, client_id=f"soak-sub-{uuid.uuid4().hex[:8]}", protocol=protocol, **kwargs)  # type: ignore[arg-type]
+    sub.on_message = counter.on_message
+    sub.reconnect_delay_set(0.02, 0.2)
+    srec = Recorder()
+    srec.attach(sub, "on_connect", "on_disconnect", "on_subscribe")
+    # A plain publisher straight to the broker.
+    pub = mqtt.Client(V2, client_id=f"soak-feed-{uuid.uuid4().hex[:8]}")
+    rng = random.Random(40_000)
+    with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
+        feeder = None
+        try:
+            props = _session_props(protocol)
+            if props:  # resume the session on every reconnect, start clean only the first time
+                props["clean_start"] = mqtt.MQTT_CLEAN_START_FIRST_ONLY
+            sub.connect("127.0.0.1", proxy.port, keepalive=5, **props)  # type: ignore[arg-type]
+            sub.loop_start()
+            sub.subscribe(f"{base}/#", qos=2)
+            wait_until(lambda: srec.count("on_subscribe") == 1)
+            pub.connect("127.0.0.1", mosquitto.port())
+            pub.loop_start()
+            feeder = _feed(pub.publish, base)
+            _cut_while(proxy, lambda: feeder.is_alive() or not counter.complete(N), rng, 300)
+            feeder.join(30)
+            wait_until(lambda: counter.complete(N), timeout=60)
+        finally:
+            if feeder is not None:
+                feeder.join(30)
+            pub.disconnect()
+            pub.loop_stop()
+            sub.disconnect()
+            sub.loop_stop()
+        counts = counter.summary(N)
+        connects = srec.count("on_connect")
+        _report(capsys, f"subscriber {protocol.name}", counts, proxy.cuts, connects)
+        assert counts == (0, 0, 0)
+        assert proxy.cuts >= 24, "dozens of cuts"
+        assert connects <= proxy.cuts + 3
