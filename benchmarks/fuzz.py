@@ -21,7 +21,7 @@ import traceback
 # Appended, not inserted: a copy of the package on PYTHONPATH (a prototype) takes precedence.
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from tests.unit._fuzz_driver import RandomSource, SessionFuzzer, fuzz_decoder  # noqa: E402
+from tests.unit._fuzz_driver import RandomSource, SessionFuzzer, fuzz_decoder
 
 
 def run(inputs: int, seed: int, steps: int) -> int:

@@ -75,7 +75,10 @@ def _session_props(protocol: mqtt.MQTTProtocolVersion) -> dict[str, object]:
         return {}
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 300
-    return {"clean_start": True, "properties": props}
+    # Clean only on the first connect (paho's default, MQTT_CLEAN_START_FIRST_ONLY): automatic
+    # reconnects resume the session, which QoS 2 exactly-once across a cut needs (a clean start
+    # on every reconnect would drop the broker's copy of a message between PUBREC and PUBREL).
+    return {"clean_start": mqtt.MQTT_CLEAN_START_FIRST_ONLY, "properties": props}
 
 
 @pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5], ids=["v311", "v5"])

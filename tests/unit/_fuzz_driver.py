@@ -289,9 +289,7 @@ class SessionFuzzer:
             s.connection_opened(self.now)
             if src.int(0, 2):  # usually a good CONNACK right away
                 self.feed(
-                    Connack(
-                        bool(src.int(0, 1)), 0, props(src, self.version, _spec.CONNACK, 2)
-                    )
+                    Connack(bool(src.int(0, 1)), 0, props(src, self.version, _spec.CONNACK, 2))
                 )
         elif s.state == SessionState.CLOSING and op < 8:
             self.lose()  # what the engine does next

@@ -29,7 +29,6 @@ SETTINGS = settings(
 )
 
 
-
 @pytest.fixture(autouse=True)
 def _quiet() -> Iterator[None]:
     """The fuzzed server breaks the protocol on purpose: thousands of WARNING lines, slow to
