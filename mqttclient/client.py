@@ -613,6 +613,7 @@ class Client(CallbackMixin):
         self._retry_now = False
         self._credentials_provider: Optional[Callable[[], Credentials]] = None
         self._provider_headers: Optional[dict[str, str]] = None
+        self._strict_credentials = False
 
         self._init_callbacks()
         self._session = Session(
@@ -1191,8 +1192,33 @@ class Client(CallbackMixin):
                 self._apply_credentials(provider())
             except Exception as exc:
                 raise ConnectionFailedError(f"the credentials provider failed: {exc}") from exc
+        self._check_plaintext_credentials()
         self._apply_config()
         return self._connect_params()
+
+    def require_tls_for_credentials(self, on: bool = True) -> None:
+        """Strict mode: refuse to send a user name or password over a connection without TLS
+        (a Unix socket counts as local and is allowed). Off by default: the client then only
+        warns (once per connect) when it sends credentials in clear text to a host that is not
+        the local machine. Thread: any."""
+        self._strict_credentials = bool(on)
+
+    def _check_plaintext_credentials(self) -> None:
+        if self._username is None and self._password is None:
+            return
+        if self._tls is not None or self._transport == "unix":
+            return
+        if self._strict_credentials:
+            raise ConnectionFailedError(
+                "refusing to send credentials without TLS (require_tls_for_credentials is on): "
+                "configure tls_set() or use a Unix socket"
+            )
+        if self._host not in ("localhost", "127.0.0.1", "::1"):
+            self._warn(
+                "sending the user name/password to %s without TLS: anyone on the path can read "
+                "them (tls_set() encrypts; require_tls_for_credentials() refuses)",
+                self._host,
+            )
 
     def credentials_provider_set(self, provider: Optional[Callable[[], Credentials]]) -> None:
         """Fetch fresh credentials before every connect and reconnect.

@@ -199,3 +199,43 @@ def test_stalled_link_detected_by_keepalive_and_reconnected(mosquitto):
     rc = rec.get("on_disconnect")[0][1]
     assert rc == 141  # Keep alive timeout (VERSION2 reason code for MQTT_ERR_KEEPALIVE)
     assert detected < 5.0  # 1.5 × keepalive plus generous slack; not a timing assertion
+
+
+def test_link_cut_at_random_bytes_loses_nothing(mosquitto_factory, capsys):
+    """The proxy cuts each connection after a random number of client bytes, so packets are
+    torn mid-way (a PUBLISH half sent, a PUBREL lost)."""
+    mosquitto = mosquitto_factory(extra_config=["max_queued_messages 0"])
+    n = 1000
+    base = f"torn/{uuid.uuid4().hex[:8]}"
+    counter = Counter()
+    sub = _subscriber(mosquitto.port(), base, counter)
+    pub, rec = _publisher(mqtt.MQTTv311)
+    rng = random.Random(99)
+    with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
+        try:
+            proxy.cut_after(rng.randint(300, 4000))
+            pub.connect("127.0.0.1", proxy.port, keepalive=5)
+            pub.loop_start()
+            for i in range(n):
+                pub.publish(f"{base}/1", str(i), qos=1)
+                pub.publish(f"{base}/2", str(i), qos=2)
+            end = time.monotonic() + 40
+            while not counter.complete(n) and time.monotonic() < end:
+                time.sleep(0.2)
+                # A new random cut point for the connections to come (and the current one).
+                proxy.cut_after(rng.randint(300, 4000) if proxy.cuts < 25 else None)
+            wait_until(lambda: counter.complete(n), timeout=20)
+        finally:
+            pub.disconnect()
+            pub.loop_stop()
+            sub.disconnect()
+            sub.loop_stop()
+        lost1, lost2, dup2 = counter.summary(n)
+        with capsys.disabled():
+            print(
+                f"\n[torn] {n} QoS1 + {n} QoS2 through {proxy.cuts} cuts at random bytes: "
+                f"lost QoS1={lost1} lost QoS2={lost2} dup QoS2={dup2}"
+            )
+    assert (lost1, lost2, dup2) == (0, 0, 0)
+    assert proxy.cuts >= 3
+    assert rec.count("on_connect") <= proxy.cuts + 3

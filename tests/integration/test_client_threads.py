@@ -17,7 +17,7 @@ ROOMY = ["max_queued_messages 0", "max_inflight_messages 0"]
 
 def test_eight_threads_publishing_mixed_qos(mosquitto_factory, capsys):
     mosquitto = mosquitto_factory(extra_config=ROOMY)
-    threads, per_thread = 8, 1000
+    threads, per_thread = 8, 5000
     base = f"threads/{uuid.uuid4().hex[:8]}"
     got: set[tuple[int, int]] = set()
     lock = threading.Lock()
