@@ -1465,14 +1465,18 @@ class Client(CallbackMixin):
         Returns ``(MQTT_ERR_SUCCESS, mid)``, or ``(MQTT_ERR_NO_CONN, None)`` when not
         connected. Raises ``ValueError`` for invalid filters or QoS."""
         subscriptions = self._subscriptions(topic, qos, options)
-        v5 = self._protocol == MQTTv5
-        pairs = _pairs(properties) if v5 else ()
+        pairs = _pairs(properties) if self._protocol == MQTTv5 else ()
+        return self._request(lambda now: self._session.subscribe(subscriptions, pairs, now))
+
+    def _request(self, send: Callable[[float], int]) -> tuple[MQTTErrorCode, Optional[int]]:
+        """Queue a SUBSCRIBE or UNSUBSCRIBE (``send(now)`` returns its mid) when a connection
+        is open, as paho does (nothing is queued while offline)."""
         engine = self._engine
         with engine.lock:
             if self._session.state not in (SessionState.CONNECTED, SessionState.CONNECTING):
                 return MQTT_ERR_NO_CONN, None
             try:
-                mid = self._session.subscribe(subscriptions, pairs, time.monotonic())
+                mid = send(time.monotonic())
             except QueueFullError:
                 return MQTT_ERR_QUEUE_SIZE, None
             events = engine.kick()
@@ -1544,18 +1548,7 @@ class Client(CallbackMixin):
         else:
             raise ValueError("Invalid topic.")
         pairs = _pairs(properties) if self._protocol == MQTTv5 else ()
-        engine = self._engine
-        with engine.lock:
-            if self._session.state not in (SessionState.CONNECTED, SessionState.CONNECTING):
-                return MQTT_ERR_NO_CONN, None
-            try:
-                mid = self._session.unsubscribe(filters, pairs, time.monotonic())
-            except QueueFullError:
-                return MQTT_ERR_QUEUE_SIZE, None
-            events = engine.kick()
-        if events:
-            self.dispatch(events)
-        return MQTT_ERR_SUCCESS, mid
+        return self._request(lambda now: self._session.unsubscribe(filters, pairs, now))
 
     def disconnect(
         self, reasoncode: Optional[ReasonCode] = None, properties: Optional[Properties] = None
