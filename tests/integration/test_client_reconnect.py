@@ -239,3 +239,44 @@ def test_link_cut_at_random_bytes_loses_nothing(mosquitto_factory, capsys):
     assert (lost1, lost2, dup2) == (0, 0, 0)
     assert proxy.cuts >= 3
     assert rec.count("on_connect") <= proxy.cuts + 3
+
+
+def test_tiny_fragments_and_refused_connections(mosquitto, capsys):
+    """Every write split into 1-byte fragments (both ways), then a link cut while the proxy
+    refuses new connections for a while: the client backs off, gets back in, loses nothing."""
+    n = 200
+    base = f"frag/{uuid.uuid4().hex[:8]}"
+    counter = Counter()
+    sub = _subscriber(mosquitto.port(), base, counter)
+    pub, rec = _publisher(mqtt.MQTTv311)
+    with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
+        try:
+            proxy.fragment(1)
+            pub.connect("127.0.0.1", proxy.port, keepalive=5)
+            pub.loop_start()
+            wait_until(lambda: rec.count("on_connect") == 1)
+            for i in range(n // 2):
+                pub.publish(f"{base}/1", str(i), qos=1)
+                pub.publish(f"{base}/2", str(i), qos=2)
+            proxy.refuse(True)
+            proxy.cut()
+            wait_until(lambda: rec.count("on_disconnect") >= 1)
+            for i in range(n // 2, n):  # queued while the proxy refuses
+                pub.publish(f"{base}/1", str(i), qos=1)
+                pub.publish(f"{base}/2", str(i), qos=2)
+            time.sleep(0.5)
+            refused_attempts = proxy.connections  # refused connections are not counted
+            proxy.refuse(False)
+            wait_until(lambda: counter.complete(n), timeout=20)
+        finally:
+            pub.disconnect()
+            pub.loop_stop()
+            sub.disconnect()
+            sub.loop_stop()
+    lost1, lost2, dup2 = counter.summary(n)
+    with capsys.disabled():
+        print(
+            f"\n[fragments] {n} QoS1 + {n} QoS2: lost QoS1={lost1} lost QoS2={lost2} dup QoS2={dup2}"
+        )
+    assert (lost1, lost2, dup2) == (0, 0, 0)
+    assert refused_attempts == 1 and rec.count("on_connect") >= 2
