@@ -457,6 +457,14 @@ def _validate_publish_topic(topic: str, v5: bool) -> None:
             raise InvalidTopicError("Topic is not valid UTF-8.") from exc
 
 
+def _transport_kind(value: str) -> str:
+    """The ``transport`` argument, lower-cased and checked (paho accepts any case)."""
+    value = value.lower()
+    if value not in ("tcp", "websockets", "unix"):
+        raise ValueError(f'transport must be "websockets", "tcp" or "unix", not {value}')
+    return value
+
+
 def _pairs(properties: Optional[Properties]) -> Props:
     if properties is None:
         return ()
@@ -556,9 +564,7 @@ class Client(CallbackMixin):
             raise ValueError("Unsupported callback API version")
         self._callback_api_version = CallbackAPIVersion(callback_api_version)
 
-        transport = transport.lower()  # type: ignore[assignment]
-        if transport not in ("tcp", "websockets", "unix"):
-            raise ValueError(f'transport must be "websockets", "tcp" or "unix", not {transport}')
+        transport = _transport_kind(transport)  # type: ignore[assignment]
         if transport == "unix" and not hasattr(socket, "AF_UNIX"):
             raise ValueError('"unix" transport not supported')
         self._transport: str = transport
@@ -740,10 +746,7 @@ class Client(CallbackMixin):
     @transport.setter
     def transport(self, value: str) -> None:
         self._ensure_closed("transport")
-        value = value.lower()
-        if value not in ("tcp", "websockets", "unix"):
-            raise ValueError(f'transport must be "websockets", "tcp" or "unix", not {value}')
-        self._transport = value
+        self._transport = _transport_kind(value)
 
     @property
     def protocol(self) -> MQTTProtocolVersion:

@@ -43,6 +43,20 @@ def _on_message_simple(client: Client, userdata: dict[str, Any], message: MQTTMe
         client.disconnect()
 
 
+def _run(
+    client: Client,
+    on_message: Callable[[Client, Any, MQTTMessage], None],
+    hostname: str,
+    port: int,
+    keepalive: int,
+) -> None:
+    """Subscribe on every connect and run the loop until the handler disconnects."""
+    client.on_message = on_message
+    client.on_connect = _on_connect
+    client.connect(hostname, port, keepalive)
+    client.loop_forever()
+
+
 def callback(
     callback: Callable[[Client, Any, MQTTMessage], None],
     topics: Union[str, list[str]],
@@ -81,10 +95,7 @@ def callback(
         tls=tls,
         proxy_args=proxy_args,
     )
-    client.on_message = _on_message_callback
-    client.on_connect = _on_connect
-    client.connect(hostname, port, keepalive)
-    client.loop_forever()
+    _run(client, _on_message_callback, hostname, port, keepalive)
 
 
 def simple(
@@ -128,9 +139,6 @@ def simple(
         tls=tls,
         proxy_args=proxy_args,
     )
-    client.on_message = _on_message_simple
-    client.on_connect = _on_connect
-    client.connect(hostname, port, keepalive)
-    client.loop_forever()
+    _run(client, _on_message_simple, hostname, port, keepalive)
     messages: Union[MQTTMessage, list[MQTTMessage]] = state["messages"]
     return messages

@@ -33,11 +33,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import mqttclient.client as mqtt
-
-try:  # the durable store (mqttclient 0.1+); older versions keep messages in memory only
-    from mqttclient import SqliteStore
-except ImportError:  # pragma: no cover - depends on the installed version
-    SqliteStore = None
+from mqttclient import SqliteStore
 
 CPU_TEMPERATURE = Path("/sys/class/thermal/thermal_zone0/temp")
 
@@ -53,10 +49,8 @@ def read_temperature(started: float) -> float:
 
 
 def open_store(path: str) -> Any:
-    """A ``SqliteStore`` at ``path``, or ``None`` (with a note) when this mqttclient has none."""
-    if SqliteStore is None:
-        print("note: SqliteStore is not available in this mqttclient; readings are kept in memory")
-        return None
+    """The durable store at ``path``: readings accepted before a crash or reboot are sent after
+    the restart."""
     return SqliteStore(path)
 
 

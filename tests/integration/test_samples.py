@@ -189,8 +189,6 @@ def test_sensor_publisher_last_will(mosquitto: Mosquitto, observe: Any, tmp_path
 def test_sensor_publisher_keeps_readings_in_its_store_across_runs(
     mosquitto: Mosquitto, observe: Any, tmp_path: Path
 ) -> None:
-    if getattr(load_sample("sensor_publisher"), "SqliteStore", None) is None:
-        pytest.skip("this mqttclient has no SqliteStore")
     prefix = unique("samples/durable")
     client_id = unique("sensor")
     common = ["--client-id", client_id, "--prefix", prefix, "--store", str(tmp_path / "o.db")]
