@@ -263,8 +263,10 @@ class Engine:
     # ------------------------------------------------------------------------------------------
     # writing
 
-    def _flush_locked(self) -> list[EngineEvent]:
-        """Write what the session has queued, without blocking. Lock held."""
+    def _flush_locked(self, raise_errors: bool = False) -> list[EngineEvent]:
+        """Write what the session has queued, without blocking. Lock held. A failed send is
+        left for the reader to notice (it closes the connection), or raised with
+        ``raise_errors``."""
         transport = self.transport
         session = self.session
         # Write-ahead: the session's store commits the state changes of this batch before any
@@ -275,6 +277,8 @@ class Engine:
         try:
             sent = transport.send(session.out)
         except OSError as exc:
+            if raise_errors:
+                raise
             log.debug("send failed: %s", exc)
             return []  # the reader notices the broken connection and closes it
         events: list[EngineEvent] = []
@@ -527,7 +531,11 @@ class Engine:
                     return
                 if not self.session.out and not transport.wants_write():
                     return
-                events = self._flush_locked()
+                try:
+                    events = self._flush_locked(raise_errors=True)
+                except OSError as exc:
+                    log.debug("send failed while closing: %s", exc)
+                    return  # a dead socket: nothing more can be written
             if events:
                 self.sink.dispatch(events)
             remaining = end - time.monotonic()
