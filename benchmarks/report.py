@@ -167,7 +167,7 @@ def table(rows: list[Row]) -> str:
         "ratio",
         "target",
         "met?",
-        "ceiling",
+        "raw socket",
         "broker CPU % (mq/paho/raw)",
         "client CPU ms/1000 (mq/paho)",
     ]

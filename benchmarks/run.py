@@ -151,7 +151,9 @@ def specs(settings: Settings) -> list[Spec]:
                     scenario,
                     scenario,
                     {"qos": qos, **latency},
-                    (
+                    # The floor: raw sockets, a reader thread and the waiting thread (rawlink.py).
+                    ceiling={"client": "raw"} if scenario == "roundtrip" else None,
+                    rows=(
                         RowDef(
                             f"{scenario}-q{qos}-p50",
                             f"{title} QoS {qos} p50",
@@ -171,6 +173,25 @@ def specs(settings: Settings) -> list[Spec]:
                     ),
                 )
             )
+    out.append(
+        Spec(
+            "roundtrip-loop-q0",
+            "roundtrip",
+            "roundtrip",
+            {"qos": 0, "mode": "loop", **latency},
+            (
+                RowDef(
+                    "roundtrip-loop-q0-p50",
+                    "round trip QoS 0 p50, loop() in one thread",
+                    "ms",
+                    "p50_ms",
+                    Target("info"),
+                    higher_is_better=False,
+                ),
+            ),
+            ceiling={"client": "raw"},  # one thread too: the publisher reads
+        )
+    )
     count = settings.memory_count
     out.append(
         Spec(
@@ -434,6 +455,12 @@ def _bound(spec: Spec, row: Row, ours: list[dict[str, Any]]) -> str:
         and row.mqttclient >= 0.85 * row.ceiling
     ):
         return "mqttclient within 15 % of the raw-socket ceiling: bound by the broker"
+    if spec.group == "roundtrip" and row.ceiling and row.paho and row.key.endswith("-p50"):
+        threads = "one thread" if spec.params.get("mode") == "loop" else "two threads"
+        return (
+            f"raw-socket floor ({threads}) {row.ceiling:.3f} ms = {row.ceiling / row.paho:.2f}x "
+            "paho: no client of this shape gets below it here"
+        )
     if spec.group == "receive" and (row.broker_cpu_pct.get("mqttclient") or 0) >= 90:
         return "broker at >= 90 % CPU during mqttclient's runs: bound by the broker"
     if spec.group == "receive":

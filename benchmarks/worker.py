@@ -27,7 +27,7 @@ import threading
 import time
 import tracemalloc
 import uuid
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -360,8 +360,16 @@ def receive(p: dict[str, Any]) -> dict[str, Any]:
             close()
 
 
+class _Back(Protocol):
+    """What ``_latencies`` waits on: a ``threading.Event``, or a stand-in that reads."""
+
+    def clear(self) -> None: ...
+
+    def wait(self, timeout: float) -> bool: ...
+
+
 def _latencies(
-    p: dict[str, Any], publish: Callable[[], None], back: threading.Event, window_pid: int
+    p: dict[str, Any], publish: Callable[[], object], back: _Back, window_pid: int
 ) -> dict[str, Any]:
     """Time ``publish()`` until ``back`` is set, ``p["count"]`` times (after ``p["warmup"]``
     untimed ones) or until ``p["budget_s"]`` runs out."""
@@ -400,19 +408,94 @@ def _latencies(
 
 def roundtrip(p: dict[str, Any]) -> dict[str, Any]:
     """Publish to a topic the client subscribes to and wait for the message to come back in
-    on_message (the main thread waits on a threading.Event)."""
+    on_message. ``mode`` "thread" (the default): loop_start(), the main thread waits on a
+    threading.Event; "loop": no thread, the main thread calls loop() until on_message ran.
+    Client "raw" (``rawlink.py``): the floor through the same broker with no library, in two
+    threads ("thread": a reader thread sets the Event) or one ("loop")."""
     kind, port, qos = p["client"], p["port"], p["qos"]
+    mode = p.get("mode", "thread")
     topic = _topic()
+    payload = bytes(PAYLOAD_SIZE)
+    if kind == "raw":
+        return _raw_roundtrip(p, topic, payload, mode)
     client = make_client(kind)
+    if mode == "loop":
+        return _loop_roundtrip(p, client, topic, payload)
     start(client, port)
     try:
         subscribe(client, topic, qos)
         back = threading.Event()
         client.on_message = lambda *args: back.set()
-        payload = bytes(PAYLOAD_SIZE)
         return _latencies(p, lambda: client.publish(topic, payload, qos), back, p["broker_pid"])
     finally:
         stop(client)
+
+
+class _Looped:
+    """``threading.Event``'s clear/wait for a client with no loop thread: ``wait`` calls
+    ``loop()`` until on_message has run."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.got = False
+        client.on_message = self._on_message
+
+    def _on_message(self, *args: Any) -> None:
+        self.got = True
+
+    def clear(self) -> None:
+        self.got = False
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        loop = self.client.loop
+        while not self.got:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            loop(remaining)
+        return True
+
+
+def _loop_roundtrip(p: dict[str, Any], client: Any, topic: str, payload: bytes) -> dict[str, Any]:
+    done = threading.Event()
+    client.on_connect = lambda *args: done.set()
+    client.connect(HOST, p["port"], keepalive=60)
+    try:
+        _loop_until(client, done)
+        done.clear()
+        client.on_subscribe = lambda *args: done.set()
+        client.subscribe(topic, p["qos"])
+        _loop_until(client, done)
+        back = _Looped(client)
+        qos = p["qos"]
+        return _latencies(p, lambda: client.publish(topic, payload, qos), back, p["broker_pid"])
+    finally:
+        client.disconnect()
+
+
+def _loop_until(client: Any, done: threading.Event) -> None:
+    end = time.monotonic() + CONNECT_TIMEOUT_S
+    while not done.is_set():
+        if time.monotonic() > end:
+            raise RuntimeError("no CONNACK or SUBACK")
+        client.loop(0.1)
+
+
+def _raw_roundtrip(p: dict[str, Any], topic: str, payload: bytes, mode: str) -> dict[str, Any]:
+    from rawlink import RawLink, ThreadedReader
+
+    link = RawLink(p["port"], topic, p["qos"], payload, CONNECT_TIMEOUT_S)
+    if mode == "loop":
+        try:
+            return _latencies(p, link.publish, link, p["broker_pid"])
+        finally:
+            link.close()
+    reader = ThreadedReader(link)
+    try:
+        return _latencies(p, link.publish, reader.back, p["broker_pid"])
+    finally:
+        reader.close()
 
 
 def reqresp(p: dict[str, Any]) -> dict[str, Any]:

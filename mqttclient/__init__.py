@@ -10,6 +10,7 @@ import logging
 
 from mqttclient._core.sqlitestore import SqliteStore
 from mqttclient._core.store import MemoryStore
+from mqttclient.auth import Authenticator, ScramSha256Authenticator
 from mqttclient.errors import MQTTException
 
 # A library logs; the application decides where it goes (nothing is printed unless configured).
@@ -17,4 +18,11 @@ logging.getLogger("mqttclient").addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 
-__all__ = ["MQTTException", "MemoryStore", "SqliteStore", "__version__"]
+__all__ = [
+    "Authenticator",
+    "MQTTException",
+    "MemoryStore",
+    "ScramSha256Authenticator",
+    "SqliteStore",
+    "__version__",
+]

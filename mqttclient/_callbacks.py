@@ -54,6 +54,11 @@ class DisconnectFlags(NamedTuple):
     is_disconnect_packet_from_server: bool
 
 
+# 0x9A Retain not supported, 0x9B QoS not supported: a message the session did not send
+# because the CONNACK forbids it (``Outbox.drop_forbidden``).
+_NOT_SUPPORTED = (0x9A, 0x9B)
+
+
 def v3_connack_reason(code: int) -> ReasonCode:
     """paho's ``convert_connack_rc_to_reason_code``."""
     return reason_code(PacketTypes.CONNACK, _V3_CONNACK_TO_V5.get(code, 0x80))
@@ -114,11 +119,14 @@ class _CallbackSlot:
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = "_" + name
+        # The value lives in the instance as ``_on_...``; None until set. The hot paths read
+        # that attribute directly (no descriptor call per message).
+        setattr(owner, self.name, None)
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
             return self
-        return getattr(obj, self.name, None)
+        return getattr(obj, self.name)
 
     def __set__(self, obj: Any, value: Any) -> None:
         setattr(obj, self.name, value)
@@ -168,6 +176,10 @@ class CallbackMixin:
     socket_register_write_callback = _decorator("on_socket_register_write")
     socket_unregister_write_callback = _decorator("on_socket_unregister_write")
 
+    # The values of the on_message and on_publish slots (read directly on the hot paths).
+    _on_message: Optional[Callable[..., Any]]
+    _on_publish: Optional[Callable[..., Any]]
+
     # Provided by Client.
     _userdata: Any
     _callback_api_version: CallbackAPIVersion
@@ -178,6 +190,9 @@ class CallbackMixin:
     _topic_callbacks: MQTTMatcher
     _topic_callback_count: int
     _subscription_counts: dict[int, int]
+    # Routes by Subscription Identifier (mqttclient/_subscriptions.py): non-empty while any
+    # route exists, so unrouted messages pay one emptiness check.
+    _routes: dict[Any, Any]
 
     def _init_callbacks(self) -> None:
         self._topic_callbacks = MQTTMatcher()
@@ -185,6 +200,7 @@ class CallbackMixin:
         self._callback_lock = threading.Lock()
         # Subscriptions by mid, to shape on_unsubscribe's VERSION1/5.0 argument.
         self._subscription_counts = {}
+        self._routes = {}
 
     # --- message callbacks by filter ----------------------------------------------------------
     def message_callback_add(self, sub: str, callback: Callable[..., Any]) -> None:
@@ -251,11 +267,16 @@ class CallbackMixin:
         try:
             callback(self, self._userdata, *args)
         except Exception as err:
-            self._easy_log(LogLevel.MQTT_LOG_ERR, "Caught exception in %s: %s", name, err)
-            if self._logger is None and self.on_log is None:
-                log.error("Caught exception in %s", name, exc_info=True)
-            if not self.suppress_exceptions:
-                raise
+            self._callback_failed(name, err)
+
+    def _callback_failed(self, name: str, err: Exception) -> None:
+        """paho's rule for an exception in a callback: log it, then re-raise it (in the
+        ``except`` block that caught it) unless ``suppress_exceptions``."""
+        self._easy_log(LogLevel.MQTT_LOG_ERR, "Caught exception in %s: %s", name, err)
+        if self._logger is None and self.on_log is None:
+            log.error("Caught exception in %s", name, exc_info=True)
+        if not self.suppress_exceptions:
+            raise err
 
     def dispatch(self, events: Sequence[Any]) -> None:
         """Engine sink: run the callbacks for ``events`` in order. Loop thread, no lock held."""
@@ -313,6 +334,19 @@ class CallbackMixin:
         """Engine sink: log every packet while the user listens (on_log or enable_logger)."""
         return self.on_log is not None or self._logger is not None
 
+    def dispatch_anywhere(self, events: Sequence[Any]) -> bool:
+        """Engine sink: True when ``events`` (from a write made on a user's thread while the
+        loop thread waits) call no user code and may be dispatched on that thread: QoS 0
+        completions when there is no ``on_publish``. Otherwise the loop thread dispatches
+        them, so callbacks keep running on the loop thread only."""
+        if self._on_publish is not None:
+            return False
+        completed = ev.PublishCompleted
+        for event in events:
+            if type(event) is not completed:
+                return False
+        return True
+
     def pre_connect(self) -> None:
         cb = self.on_pre_connect
         if cb is not None:
@@ -344,6 +378,10 @@ class CallbackMixin:
             publish.packet_id,
             props,
         )
+        # --- routed by subscription (_subscriptions.RoutingMixin._route) ---
+        if self._routes and self._route(msg, publish):
+            return
+        # --- end routed ---
         if self._topic_callback_count:
             with self._callback_lock:
                 matched = list(self._topic_callbacks.iter_match(publish.topic))
@@ -351,13 +389,21 @@ class CallbackMixin:
                 for callback in matched:
                     self._call("topic callback", callback, msg)
                 return
-        on_message = self.on_message
+        on_message = self._on_message
         if on_message is not None:
-            self._call("on_message", on_message, msg)
+            try:  # _call, inlined: the per-message path (round trip latency)
+                on_message(self, self._userdata, msg)
+            except Exception as err:
+                self._callback_failed("on_message", err)
+
+    def _route(self, msg: MQTTMessage, publish: Any) -> bool:
+        """Hook: give ``msg`` to the callbacks of the subscriptions it came through; True if
+        it did (then ``on_message`` does not get it). Overridden by ``RoutingMixin``."""
+        return False
 
     def _published(self, event: ev.PublishCompleted) -> None:
         info = event.token
-        on_publish = self.on_publish
+        on_publish = self._on_publish
         if on_publish is not None:
             if self._callback_api_version == CallbackAPIVersion.VERSION1:
                 self._call("on_publish", on_publish, event.mid)
@@ -377,7 +423,9 @@ class CallbackMixin:
                     _properties(packet, event.properties),
                 )
         if isinstance(info, MQTTMessageInfo):
-            if event.reason_code >= 0x80:
+            if event.reason_code in _NOT_SUPPORTED:
+                info.rc = MQTTErrorCode.MQTT_ERR_NOT_SUPPORTED  # dropped at CONNACK, not sent
+            elif event.reason_code >= 0x80:
                 info.rc = MQTTErrorCode.MQTT_ERR_UNKNOWN
             elif info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
                 info.rc = MQTTErrorCode.MQTT_ERR_SUCCESS

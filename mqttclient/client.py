@@ -22,14 +22,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
 
 from mqttclient import _spec
+from mqttclient._auth_client import EnhancedAuthMixin
 from mqttclient._callbacks import (
-    CallbackMixin,
     ConnectFlags,
     DisconnectFlags,
     disconnect_reason,
     v3_connack_reason,
 )
 from mqttclient._core import events as ev
+from mqttclient._core.aliases import check_bound
 from mqttclient._core.config import QUEUE_FULL_POLICIES
 from mqttclient._core.packets import Props, Subscription, Will
 from mqttclient._core.session import Session, SessionConfig, SessionState
@@ -38,6 +39,8 @@ from mqttclient._io.loop import ConnState, Engine, ReconnectPolicy
 from mqttclient._io.tlsconfig import TLSSettings, build_tls_context
 from mqttclient._io.transport import ConnectParams, ProxySettings, discover_proxy
 from mqttclient._io.websocket import WebSocketSettings
+from mqttclient._request import RequestMixin
+from mqttclient._server_policy import ServerPolicyMixin
 from mqttclient.enums import (
     CallbackAPIVersion,
     ConnackCode,
@@ -50,6 +53,7 @@ from mqttclient.enums import (
 )
 from mqttclient.errors import (
     ConnectionFailedError,
+    FeatureNotAvailableError,
     InvalidArgumentError,
     InvalidTopicError,
     MQTTException,
@@ -449,7 +453,9 @@ def _validate_publish_topic(topic: str, v5: bool) -> None:
         raise InvalidTopicError("Publish topic cannot contain wildcards.")
     if "\x00" in topic:
         raise InvalidTopicError("Topic cannot contain U+0000.")
-    if len(topic) > 16383:
+    # An ASCII topic of at most 65,535 characters encodes fine; only others need encoding here
+    # (a message queued offline is encoded later, on the network thread) [MQTT-1.5.4-1].
+    if len(topic) > 16383 or not topic.isascii():
         try:
             if len(topic.encode("utf-8")) > 65535:
                 raise InvalidTopicError("Publish topic is too long (over 65535 bytes).")
@@ -497,7 +503,7 @@ class Credentials:
     websocket_headers: Optional[dict[str, str]] = None
 
 
-class Client(CallbackMixin):
+class Client(EnhancedAuthMixin, ServerPolicyMixin, RequestMixin):
     """An MQTT client with paho-mqtt 2.x's API. See the module docstring.
 
     ``callback_api_version``: ``CallbackAPIVersion.VERSION2`` (recommended) or ``VERSION1``;
@@ -608,6 +614,7 @@ class Client(CallbackMixin):
         self._queue_full_policy = "refuse"
         self._queue_qos0_offline = False
         self._resubscribe = bool(resubscribe)
+        self._topic_alias_auto = 0
         self._clean_start: Any = MQTT_CLEAN_START_FIRST_ONLY
         self._connect_properties: Optional[Properties] = None
         self._bridge = False
@@ -668,6 +675,8 @@ class Client(CallbackMixin):
             queue_full_policy=self._queue_full_policy,
             queue_qos0_offline=self._queue_qos0_offline,
             resubscribe=self._resubscribe,
+            topic_alias_auto=self._topic_alias_auto if v5 else 0,
+            authenticator=self._authenticator if v5 else None,
         )
 
     def _apply_config(self) -> None:
@@ -691,6 +700,8 @@ class Client(CallbackMixin):
             "bridge",
             "max_inflight",
             "connack_timeout_s",
+            "topic_alias_auto",
+            "authenticator",
         ):
             setattr(config, name, getattr(fresh, name))
 
@@ -931,6 +942,28 @@ class Client(CallbackMixin):
             self._session.config.queue_qos0_offline = bool(queue)
         return self
 
+    def topic_alias_auto_set(self, maximum: int) -> Client:
+        """MQTT 5: let the client give outgoing topics aliases, at most ``maximum`` of them per
+        connection (and never more than the broker's Topic Alias Maximum); 0 (the default, as
+        in paho) turns it off. A topic's first PUBLISH on a connection carries the topic and
+        its alias, later ones only the alias; when all are taken, the least recently used
+        alias is given to the new topic. Aliases start afresh on every connection, so messages
+        re-sent after a reconnect carry their topic. The bound applies from the next connection;
+        from this call on, a ``publish()`` with its own ``TopicAlias`` property raises
+        ``ValueError`` (mixing both would make aliases collide). Any thread. Returns the
+        client.
+
+        Raises ``ValueError`` for a value outside 0..65535 or a client not using MQTT 5."""
+        maximum = check_bound(maximum)
+        if maximum and self._protocol != MQTTv5:
+            raise ValueError("topic aliases need MQTT 5.0 (protocol=MQTTv5)")
+        self._topic_alias_auto = maximum
+        with self._engine.lock:
+            # At once for the TopicAlias check in publish(); the connection in progress keeps
+            # its aliases (the session applies the bound at the next CONNECT).
+            self._session.config.topic_alias_auto = maximum
+        return self
+
     @property
     def store(self) -> Store:
         """The store holding the session state (see ``Client(store=...)``)."""
@@ -1072,10 +1105,11 @@ class Client(CallbackMixin):
         return WebSocketSettings(path=self._websocket.path, headers=headers)
 
     def _connect_params(self) -> ConnectParams:
-        proxy = None if self._transport == "unix" else discover_proxy(self._host, self._proxy)
+        host, port = self._connect_target()  # client.host, or a server it was redirected to
+        proxy = None if self._transport == "unix" else discover_proxy(host, self._proxy)
         return ConnectParams(
-            host=self._host,
-            port=self._port,
+            host=host,
+            port=port,
             transport=self._transport,
             bind_address=self._bind_address,
             bind_port=self._bind_port,
@@ -1131,6 +1165,7 @@ class Client(CallbackMixin):
         self._clean_start = clean_start
         self._connect_properties = properties
         self._session.reset_first_connect()
+        self._redirect_reset()
         self._engine.state = ConnState.CONNECT_ASYNC
 
     def _check_v5_args(self, clean_start: Any, properties: Optional[Properties]) -> None:
@@ -1333,7 +1368,7 @@ class Client(CallbackMixin):
                 break
             if not self._reconnect_on_failure:
                 break
-            if not self._retry_now:
+            if not self._retry_now and not self._skip_backoff():  # a redirect: at once
                 engine.wait_backoff()
                 if engine.stopping() or engine.state in (
                     ConnState.DISCONNECTING,
@@ -1410,6 +1445,12 @@ class Client(CallbackMixin):
         (``rc`` is then MQTT_ERR_NO_CONN, as in paho, but ``wait_for_publish()`` waits for
         them). Raises ``ValueError`` for an invalid topic, QoS or payload size.
 
+        MQTT 5: when the broker's CONNACK forbids the message (QoS above Maximum QoS, retain
+        with Retain Available 0, a TopicAlias property above Topic Alias Maximum), ``rc`` is
+        ``MQTT_ERR_NOT_SUPPORTED`` and a warning names the property; nothing is sent. A
+        ``TopicAlias`` property of 0, or one with an empty topic never given a topic, or one
+        while ``topic_alias_auto_set()`` is on raises ``ValueError``.
+
         ``info.seq`` is the message's stable sequence number (QoS 1/2, and QoS 0 queued
         offline): unlike ``mid`` it is never reused, and with a store it stays the same across
         restarts (docs/durable-sessions.rst). With a ``SqliteStore`` the message is committed
@@ -1432,25 +1473,32 @@ class Client(CallbackMixin):
         info = MQTTMessageInfo(0)
         session = self._session
         engine = self._engine
-        with engine.lock:
-            try:
-                info.mid = session.publish(
-                    topic, data, qos, bool(retain), pairs, info, time.monotonic()
-                )
-            except PayloadTooLargeError:
-                info.rc = MQTT_ERR_PAYLOAD_SIZE
-                return info
-            except QueueFullError:
-                info.mid = session.reserve_mid()
-                info.rc = MQTT_ERR_QUEUE_SIZE
-                return info
-            info.seq = session.seq
-            state = session.state
-            if state != SessionState.CONNECTED and state != SessionState.CONNECTING:
-                info.rc = MQTT_ERR_NO_CONN
-                info._waitable = qos > 0 or self._queue_qos0_offline
-            events = engine.kick()
-            dropped = session.take_events() if session.dropped else ()
+        try:
+            with engine.lock:
+                try:
+                    info.mid = session.publish(
+                        topic, data, qos, bool(retain), pairs, info, time.monotonic()
+                    )
+                except PayloadTooLargeError:
+                    info.rc = MQTT_ERR_PAYLOAD_SIZE
+                    return info
+                except QueueFullError:
+                    info.mid = session.reserve_mid()
+                    info.rc = MQTT_ERR_QUEUE_SIZE
+                    return info
+                info.seq = session.seq
+                state = session.state
+                if state != SessionState.CONNECTED and state != SessionState.CONNECTING:
+                    info.rc = MQTT_ERR_NO_CONN
+                    info._waitable = qos > 0 or self._queue_qos0_offline
+                events = engine.kick()
+                dropped = session.take_events() if session.dropped else ()
+        except FeatureNotAvailableError as exc:
+            # The server's CONNACK forbids it (MQTT 5.0 §3.2.2.3): refused locally, logged
+            # after the lock is released.
+            info.rc = MQTT_ERR_NOT_SUPPORTED
+            self._warn("publish to %r not sent: %s", topic, exc)
+            return info
         if dropped:
             self.dispatch(dropped)  # messages dropped to make room (drop_oldest)
         if events:
@@ -1463,13 +1511,29 @@ class Client(CallbackMixin):
         qos: int = 0,
         options: Optional[SubscribeOptions] = None,
         properties: Optional[Properties] = None,
+        *,
+        callback: Optional[Callable[..., Any]] = None,
     ) -> tuple[MQTTErrorCode, Optional[int]]:
         """Subscribe to one filter or a list of ``(filter, qos or SubscribeOptions)`` pairs.
         Returns ``(MQTT_ERR_SUCCESS, mid)``, or ``(MQTT_ERR_NO_CONN, None)`` when not
-        connected. Raises ``ValueError`` for invalid filters or QoS."""
+        connected, or (MQTT 5) ``(MQTT_ERR_NOT_SUPPORTED, None)`` with a warning when the
+        broker's CONNACK says it does not support a wildcard filter, a ``$share/`` filter or a
+        Subscription Identifier. Raises ``ValueError`` for invalid filters or QoS.
+
+        ``callback`` (keyword only, an addition to paho): ``callback(client, userdata,
+        message)`` gets exactly the messages this subscription matched, instead of
+        ``on_message``. Under MQTT 5 they are told apart by a Subscription Identifier the
+        client assigns (or the one in ``properties``); under 3.x, or when the server does not
+        support identifiers, by the topic filter. Unsubscribing ends the route (see
+        docs/mqtt5.rst, "Routing by subscription identifier")."""
         subscriptions = self._subscriptions(topic, qos, options)
         pairs = _pairs(properties) if self._protocol == MQTTv5 else ()
-        return self._request(lambda now: self._session.subscribe(subscriptions, pairs, now))
+        try:
+            return self._request(self._subscribe_sender(subscriptions, pairs, callback))
+        except FeatureNotAvailableError as exc:
+            # The server's CONNACK forbids it (MQTT 5.0 §3.2.2.3): refused locally.
+            self._warn("subscribe not sent: %s", exc)
+            return MQTT_ERR_NOT_SUPPORTED, None
 
     def _request(self, send: Callable[[float], int]) -> tuple[MQTTErrorCode, Optional[int]]:
         """Queue a SUBSCRIBE or UNSUBSCRIBE (``send(now)`` returns its mid) when a connection
@@ -1518,6 +1582,11 @@ class Client(CallbackMixin):
             if isinstance(spec, SubscribeOptions):
                 if not v5:
                     raise ValueError("Subscribe options are only supported with MQTT 5.0")
+                if spec.noLocal and flt.startswith("$share/"):
+                    raise ValueError(
+                        f"No Local on a shared subscription is a protocol error "
+                        f"([MQTT-3.8.3-4]): {flt!r}"
+                    )
                 result.append(
                     Subscription(
                         flt,
@@ -1551,7 +1620,7 @@ class Client(CallbackMixin):
         else:
             raise ValueError("Invalid topic.")
         pairs = _pairs(properties) if self._protocol == MQTTv5 else ()
-        return self._request(lambda now: self._session.unsubscribe(filters, pairs, now))
+        return self._request(self._unsubscribe_sender(filters, pairs))
 
     def disconnect(
         self, reasoncode: Optional[ReasonCode] = None, properties: Optional[Properties] = None

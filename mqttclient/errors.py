@@ -15,10 +15,12 @@ from __future__ import annotations
 from typing import Optional
 
 __all__ = [
+    "AuthenticationError",
     "ConnectTimeoutError",
     "ConnectionClosedError",
     "ConnectionFailedError",
     "ConnectionRefusedByBrokerError",
+    "FeatureNotAvailableError",
     "InvalidArgumentError",
     "InvalidStateError",
     "InvalidTopicError",
@@ -31,6 +33,8 @@ __all__ = [
     "ProxyError",
     "QueueFullError",
     "RemoteProtocolError",
+    "RequestError",
+    "RequestTimeoutError",
     "StoreError",
     "TLSError",
     "TopicAliasInvalidError",
@@ -80,6 +84,21 @@ class TopicAliasInvalidError(ProtocolError):
 
 class RemoteProtocolError(ProtocolError):
     """The broker sent something that the session state does not allow (e.g. a second CONNACK)."""
+
+
+class AuthenticationError(ProtocolError):
+    """Enhanced authentication (MQTT 5.0 §4.12) failed on the client's side: the server did not
+    prove itself (e.g. a wrong SCRAM server signature), sent a challenge the method cannot
+    answer, or the authenticator failed. Authenticators (``mqttclient.auth``) raise it; the
+    client then sends DISCONNECT 0x80 Unspecified error and closes. 0x80 because the codes that
+    name the cause, 0x87 Not authorized and 0x8C Bad authentication method, are for the server
+    only (MQTT 5.0 §3.14.2.1, [MQTT-3.14.2-1]). A ``ProtocolError`` so that it ends the
+    connection the way a protocol violation does. The message must not hold secrets."""
+
+    default_reason_code = 0x80
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 # --- connection errors ----------------------------------------------------------------------------
@@ -153,8 +172,33 @@ class QueueFullError(MQTTException):
     """The outgoing queue reached its bound; the message was not accepted."""
 
 
+class FeatureNotAvailableError(MQTTException):
+    """The server's CONNACK says it does not support what a PUBLISH or SUBSCRIBE asks for
+    (MQTT 5.0 §3.2.2.3: Maximum QoS, Retain Available, Topic Alias Maximum, Wildcard /
+    Subscription Identifiers / Shared Subscription Available); the packet was not sent.
+
+    ``property_name`` names the CONNACK property that forbids it; ``reason_code`` is the code
+    the server would have disconnected with (0x9B, 0x9A, 0x94, 0xA2, 0xA1, 0x9E).
+    """
+
+    def __init__(self, message: str, property_name: str, reason_code: int) -> None:
+        super().__init__(message)
+        self.property_name = property_name
+        self.reason_code = reason_code
+
+
 class InvalidStateError(MQTTException, RuntimeError):
     """The operation is not allowed in the client's current state."""
+
+
+class RequestError(MQTTException):
+    """``Client.request()`` could not get an answer: the broker refused the subscription to
+    the response topic, or (``RequestTimeoutError``) no reply came in time."""
+
+
+class RequestTimeoutError(RequestError, TimeoutError):
+    """No reply with the request's Correlation Data arrived within ``request()``'s timeout (or
+    the broker did not acknowledge the response topic's subscription in that time)."""
 
 
 class StoreError(MQTTException):

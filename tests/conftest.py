@@ -7,16 +7,20 @@ used are added to its report (section "<server> log").
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar, Union
 
 import pytest
 
 from tests.brokers import SERVERS_KEY, Certs, Listener, Microsocks, Mosquitto, Tinyproxy, track
+from tests.factories import closing_factory
 from tests.fakebroker import FakeBroker
+from tests.faultproxy import RecordingRelay
+from tests.servers import SilentServer
 
 _LOG_TAIL_LINES = 200
 
@@ -102,7 +106,63 @@ def mosquitto_factory(
         broker.close()
 
 
-# --- proxies ------------------------------------------------------------------------------------
+# Every kind of listener mosquitto has, with the certificate variants the TLS tests need.
+EVERY_LISTENER = (
+    Listener("tcp"),
+    Listener("ws"),
+    Listener("tls"),
+    Listener("wss"),
+    Listener("unix"),
+    Listener("tls", name="mtls", require_certificate=True, use_identity_as_username=True),
+    Listener("tls", name="expired", server_cert="expired"),
+    Listener("tls", name="wrong_host", server_cert="wrong_host"),
+    Listener("tls", name="tls13", tls_version="tlsv1.3"),
+)
+
+
+@pytest.fixture(scope="module")
+def _module_every_listener_broker(
+    tmp_path_factory: pytest.TempPathFactory, certs: Certs
+) -> Iterator[Mosquitto]:
+    _need("mosquitto")
+    broker = Mosquitto(tmp_path_factory.mktemp("every-listener"), EVERY_LISTENER, certs=certs)
+    broker.start()
+    yield broker
+    broker.close()
+
+
+@pytest.fixture
+def every_listener_broker(
+    request: pytest.FixtureRequest, _module_every_listener_broker: Mosquitto
+) -> Mosquitto:
+    """One mosquitto with every listener of ``EVERY_LISTENER`` (``port("tls")``,
+    ``port("mtls")``, ``port("expired")``, ...), shared by the test module: do not reconfigure
+    it; one a test stopped is started again for the next test."""
+    broker = _module_every_listener_broker
+    if not broker.running:
+        broker.start()
+    track(request, broker)
+    return broker
+
+
+# --- proxies and small servers ------------------------------------------------------------------
+
+Server = TypeVar("Server", bound=Union[Microsocks, Tinyproxy])
+
+
+def _started_servers(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: type[Server], prefix: str
+) -> Iterator[Callable[..., Server]]:
+    """``make(...)``: ``kind(tmp_path / "<prefix>-N", ...)``, shown in the report of a failing
+    test, started; all closed after the test."""
+    numbers = itertools.count()
+
+    def build(*args: Any, **kwargs: Any) -> Server:
+        server = kind(tmp_path / f"{prefix}-{next(numbers)}", *args, **kwargs)
+        track(request, server)
+        return server
+
+    yield from closing_factory(build, start=lambda server: server.start())
 
 
 @pytest.fixture
@@ -111,18 +171,7 @@ def microsocks_factory(
 ) -> Iterator[Callable[..., Microsocks]]:
     """Start SOCKS5 proxies: ``microsocks_factory(username=None, password=None)``."""
     _need("microsocks")
-    made: list[Microsocks] = []
-
-    def make(username: str | None = None, password: str | None = None) -> Microsocks:
-        proxy = Microsocks(tmp_path / f"microsocks-{len(made)}", username, password)
-        made.append(proxy)
-        track(request, proxy)
-        proxy.start()
-        return proxy
-
-    yield make
-    for proxy in made:
-        proxy.close()
+    yield from _started_servers(request, tmp_path, Microsocks, "microsocks")
 
 
 @pytest.fixture
@@ -137,24 +186,28 @@ def tinyproxy_factory(
 ) -> Iterator[Callable[..., Tinyproxy]]:
     """Start HTTP CONNECT proxies: ``tinyproxy_factory(connect_ports=[...])`` (empty: all)."""
     _need("tinyproxy")
-    made: list[Tinyproxy] = []
-
-    def make(connect_ports: Any = ()) -> Tinyproxy:
-        proxy = Tinyproxy(tmp_path / f"tinyproxy-{len(made)}", connect_ports)
-        made.append(proxy)
-        track(request, proxy)
-        proxy.start()
-        return proxy
-
-    yield make
-    for proxy in made:
-        proxy.close()
+    yield from _started_servers(request, tmp_path, Tinyproxy, "tinyproxy")
 
 
 @pytest.fixture
 def tinyproxy(tinyproxy_factory: Callable[..., Tinyproxy]) -> Tinyproxy:
     """An HTTP CONNECT proxy that allows every port (``tinyproxy.port``)."""
     return tinyproxy_factory()
+
+
+@pytest.fixture
+def relay_factory() -> Iterator[Callable[[int], RecordingRelay]]:
+    """``relay_factory(port)``: a :class:`RecordingRelay` to 127.0.0.1:``port``; all closed after
+    the test."""
+    yield from closing_factory(lambda port: RecordingRelay(("127.0.0.1", port)))
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    """A TCP listener that accepts (in the kernel backlog) and never answers (``.port``)."""
+    server = SilentServer()
+    yield server
+    server.close()
 
 
 # --- fake broker --------------------------------------------------------------------------------

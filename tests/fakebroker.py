@@ -43,7 +43,10 @@ __all__ = [
     "UNSUBACK",
     "UNSUBSCRIBE",
     "connack",
+    "frame",
+    "length_prefixed",
     "split_packets",
+    "vbi",
 ]
 
 CONNECT, CONNACK, PUBLISH, PUBACK = 0x10, 0x20, 0x30, 0x40
@@ -83,6 +86,30 @@ def connack(session_present: bool = False, code: int = 0, version: int = 4) -> b
     if version == 5:
         return bytes([0x20, 0x03, int(session_present), code, 0x00])
     return bytes([0x20, 0x02, int(session_present), code])
+
+
+# --- byte builders (by hand, independent of the library's encoder) ------------------------------
+
+
+def vbi(number: int) -> bytes:
+    """A Variable Byte Integer (MQTT 5.0 §1.5.5, 3.1.1 §2.2.3): 7 bits a byte, low first."""
+    out = bytearray()
+    while True:
+        byte, number = number % 128, number // 128
+        out.append(byte | (0x80 if number else 0))
+        if not number:
+            return bytes(out)
+
+
+def length_prefixed(value: str | bytes) -> bytes:
+    """A UTF-8 string / Binary Data field: two-byte length, then the bytes."""
+    data = value.encode("utf-8") if isinstance(value, str) else value
+    return len(data).to_bytes(2, "big") + data
+
+
+def frame(first: int, body: bytes) -> bytes:
+    """A whole packet: first byte (type and flags), Remaining Length, ``body``."""
+    return bytes([first]) + vbi(len(body)) + body
 
 
 class RawPacket(bytes):

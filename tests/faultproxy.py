@@ -20,7 +20,7 @@ import struct
 import threading
 from typing import Optional
 
-__all__ = ["FaultProxy"]
+__all__ = ["FaultProxy", "RecordingRelay"]
 
 
 class _Pair:
@@ -221,3 +221,27 @@ class FaultProxy:
                                     self._pairs.remove(pair)
                             self._reset(pair)
                         break
+
+
+class RecordingRelay(FaultProxy):
+    """A TCP relay that keeps every byte the client sent to the broker (``seen()``); ``cut()``
+    resets the connections, which makes the client reconnect."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.sent = bytearray()
+        self._record_lock = threading.Lock()
+        super().__init__(upstream)
+
+    def _send_all(self, dst: socket.socket, data: bytes) -> bool:
+        try:
+            to_broker = dst.getpeername() == self.upstream
+        except OSError:
+            to_broker = False
+        if to_broker:
+            with self._record_lock:
+                self.sent += data
+        return super()._send_all(dst, data)
+
+    def seen(self) -> bytes:
+        with self._record_lock:
+            return bytes(self.sent)

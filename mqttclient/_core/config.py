@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from mqttclient._core.packets import Props, Will
+from mqttclient.auth import Authenticator
 
 __all__ = [
     "DROP_OLDEST",
@@ -60,6 +61,15 @@ class SessionConfig:
     queue_qos0_offline: bool = False
     # After a CONNACK with Session Present 0, subscribe again to every subscription made.
     resubscribe: bool = False
+    # (5.0) Enhanced authentication (§4.12): its method and initial data go into CONNECT and it
+    # answers the server's AUTH challenges (mqttclient.auth); None: no authenticator.
+    authenticator: Optional[Authenticator] = None
+    # (5.0) Automatic outgoing topic aliases: at most this many per connection, and never more
+    # than the server's Topic Alias Maximum; 0 = off (aliases only as the user sets them).
+    topic_alias_auto: int = 0
+    # (5.0) Refuse incoming PUBLISHes whose Payload Format Indicator is 1 but whose payload is
+    # not UTF-8 (PUBACK/PUBREC 0x99, not delivered); off = paho's pass-through.
+    validate_payload_format: bool = False
 
 
 #: ``SessionConfig.queue_full_policy`` values.

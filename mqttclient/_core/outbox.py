@@ -8,7 +8,8 @@ connection; putting in-flight messages back in front of the queue when a connect
 re-sending them (PUBLISH with DUP=1 or PUBREL) before new messages on the next one; QoS 0
 messages queued while offline (when the session asks for it); MQTT 5.0 Message Expiry while
 queued; write-through of every change to a message's state into the session's ``Store``
-(``store.py``), and rebuilding the queue from a store after a restart.
+(``store.py``), and rebuilding the queue from a store after a restart. Every PUBLISH it encodes
+goes through the session's outgoing topic aliases (``aliases.py``) when ``aliases`` is set.
 
 Must not: touch sockets, threads, the clock or user callbacks (time comes in as ``now``);
 decide connection state (the session tells it when sending is allowed); commit the store (the
@@ -25,8 +26,10 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from mqttclient import _spec
+from mqttclient._core.aliases import OutgoingAliases
 from mqttclient._core.codec import encode, encode_ack, encode_publish
 from mqttclient._core.events import Event, PublishCompleted, PublishDropped
+from mqttclient._core.limits import ServerLimits, publish_refusal
 from mqttclient._core.packets import Props, Puback, Pubcomp, Pubrec, Pubrel, get_prop
 from mqttclient._core.store import Store, StoredMessage
 from mqttclient.errors import PayloadTooLargeError
@@ -54,13 +57,15 @@ AWAIT_PUBCOMP = 3  # QoS 2 PUBREC received, PUBREL sent
 
 
 class OutMessage:
-    """One outgoing QoS 1/2 application message, from acceptance until its final ack."""
+    """One outgoing QoS 1/2 application message, from acceptance until its final ack.
+
+    Created for every message ``publish()`` accepts and held until it completes, so it is kept
+    small (memory per message queued offline, docs/performance.rst): a message with a Message
+    Expiry Interval is an :class:`ExpiringMessage`, and ``dup`` is derived from ``packet_id``.
+    """
 
     __slots__ = (
         "counted",
-        "dup",
-        "expires_at",
-        "expiry_wall",
         "inflight",
         "mid",
         "packet_id",
@@ -95,19 +100,49 @@ class OutMessage:
         self.seq = seq  # acceptance order, for replay ordering
         self.packet_id = 0  # wire id; 0 until first sent, then kept for every re-send
         self.state = QUEUED
-        self.dup = False  # DUP flag for the next PUBLISH of this message
         self.inflight = False  # sent on the current connection and awaiting an ack
         self.counted = False  # occupies a window slot on the current connection
-        # MQTT 5.0 Message Expiry of a message not sent yet: monotonic and wall-clock deadlines
-        # (0.0: none). The wall-clock one is what a store keeps across restarts.
-        self.expires_at = 0.0
-        self.expiry_wall = 0.0
+
+    # MQTT 5.0 Message Expiry of a message not sent yet: monotonic and wall-clock deadlines;
+    # 0.0 (none) here, set by ExpiringMessage. The wall-clock one is what a store keeps across
+    # restarts.
+    expires_at = 0.0
+    expiry_wall = 0.0
+
+    @property
+    def dup(self) -> bool:
+        """DUP flag for the next PUBLISH of this message: set once it was sent with a packet id
+        (any later PUBLISH of it is a re-send [MQTT-3.3.1-1]; a packet id is never unset)."""
+        return self.packet_id != 0
 
     def __repr__(self) -> str:
         return (
             f"OutMessage(seq={self.seq}, mid={self.mid}, packet_id={self.packet_id}, "
             f"qos={self.qos}, state={self.state}, topic={self.topic!r})"
         )
+
+
+class ExpiringMessage(OutMessage):
+    """An ``OutMessage`` with a Message Expiry Interval (MQTT 5.0 §3.3.2.3.3)."""
+
+    __slots__ = ("expires_at", "expiry_wall")
+
+    def __init__(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: Props,
+        token: Any,
+        mid: int,
+        seq: int,
+        expires_at: float,
+        expiry_wall: float,
+    ) -> None:
+        super().__init__(topic, payload, qos, retain, properties, token, mid, seq)
+        self.expires_at = expires_at
+        self.expiry_wall = expiry_wall
 
 
 class Outbox:
@@ -118,6 +153,7 @@ class Outbox:
         "_remove",
         "_store",
         "_update",
+        "aliases",
         "held_bytes",
         "ids",
         "last_mid",
@@ -158,6 +194,8 @@ class Outbox:
         # session takes them to report completion once the bytes are written.
         self.q0_sent: list[tuple[int, Any, int]] = []
         self.last_seq = 0  # the last stable sequence number handed out (OutMessage.seq)
+        # (5.0) Outgoing topic aliases, set by the session while this connection may use them.
+        self.aliases: Optional[OutgoingAliases] = None
 
     # --- ids ----------------------------------------------------------------------------------
     def next_mid(self) -> int:
@@ -229,21 +267,31 @@ class Outbox:
             and mid not in self.pending
         )
         data = b""
+        alias = 0
+        aliases = self.aliases
         if send or max_packet_size is not None:
             try:
-                data = encode_publish(
-                    topic, payload, qos, retain, False, mid, properties, self.version
-                )
+                if send and aliases is not None:
+                    wire_topic, wire_props, alias = aliases.wire(topic, properties)
+                    data = encode_publish(
+                        wire_topic, payload, qos, retain, False, mid, wire_props, self.version
+                    )
+                else:
+                    data = encode_publish(
+                        topic, payload, qos, retain, False, mid, properties, self.version
+                    )
                 if max_packet_size is not None and len(data) > max_packet_size:
                     raise too_large(len(data), max_packet_size)
             except Exception:
                 self.last_mid = previous  # not accepted: the mid is not consumed
                 raise
         seq = self.last_seq + 1
-        msg = OutMessage(topic, payload, qos, retain, properties, token, mid, seq)
         if expires_at:
-            msg.expires_at = expires_at
-            msg.expiry_wall = expiry_wall
+            msg: OutMessage = ExpiringMessage(
+                topic, payload, qos, retain, properties, token, mid, seq, expires_at, expiry_wall
+            )
+        else:
+            msg = OutMessage(topic, payload, qos, retain, properties, token, mid, seq)
         if send:
             self._track(msg, mid)
         if qos:
@@ -259,6 +307,8 @@ class Outbox:
         self.unfinished += 1
         self.held_bytes += len(payload)
         if send and out is not None:
+            if alias and aliases is not None:
+                aliases.established(topic, alias)
             out += data
         else:
             self.queue.append(msg)
@@ -272,7 +322,6 @@ class Outbox:
     def _track(self, msg: OutMessage, packet_id: int) -> None:
         msg.packet_id = packet_id
         msg.state = AWAIT_PUBACK if msg.qos == 1 else AWAIT_PUBREC
-        msg.dup = True  # any later PUBLISH of it is a re-send [MQTT-3.3.1-1]
         msg.inflight = True
         msg.counted = True
         self.used += 1
@@ -289,6 +338,7 @@ class Outbox:
         queue = self.queue
         events: list[Event] = []
         version = self.version
+        aliases = self.aliases
         while queue:
             msg = queue[0]
             if msg.state == AWAIT_PUBCOMP:
@@ -317,21 +367,20 @@ class Outbox:
                     packet_id = self.free_id()
                     if not packet_id:
                         break
+            topic, props, alias = msg.topic, msg.properties, 0
+            if aliases is not None:
+                # A replay too: the map is new on every connection, so it carries the topic.
+                topic, props, alias = aliases.wire(topic, props)
             data = encode_publish(
-                msg.topic,
-                msg.payload,
-                msg.qos,
-                msg.retain,
-                msg.dup,
-                packet_id,
-                msg.properties,
-                version,
+                topic, msg.payload, msg.qos, msg.retain, msg.dup, packet_id, props, version
             )
             queue.popleft()
             if max_packet_size is not None and len(data) > max_packet_size:
                 self._forget(msg)
                 events.append(PublishDropped(msg.token, msg.mid, "packet too large"))
                 continue
+            if alias and aliases is not None:
+                aliases.established(msg.topic, alias)
             out += data
             self.mark_sent(msg, packet_id)
         return events
@@ -361,13 +410,17 @@ class Outbox:
         events: list[Event],
     ) -> None:
         """Write a QoS 0 message that waited for a connection (no id, no window slot)."""
-        data = encode_publish(
-            msg.topic, msg.payload, 0, msg.retain, False, 0, msg.properties, self.version
-        )
+        topic, props, alias = msg.topic, msg.properties, 0
+        aliases = self.aliases
+        if aliases is not None:
+            topic, props, alias = aliases.wire(topic, props)
+        data = encode_publish(topic, msg.payload, 0, msg.retain, False, 0, props, self.version)
         self._forget(msg)
         if max_packet_size is not None and len(data) > max_packet_size:
             events.append(PublishDropped(msg.token, msg.mid, "packet too large"))
             return
+        if alias and aliases is not None:
+            aliases.established(msg.topic, alias)
         out += data
         self.q0_sent.append((len(out), msg.token, msg.mid))
 
@@ -477,6 +530,25 @@ class Outbox:
             self._forget(msg)
         return dropped
 
+    def drop_forbidden(self, limits: ServerLimits) -> list[Event]:
+        """After a CONNACK: remove every queued message whose PUBLISH ``limits`` forbid
+        (Maximum QoS [MQTT-3.2.2-11], Retain Available [MQTT-3.2.2-14]) — accepted while the
+        limits were unknown, or a replay to a server that now allows less — and report each as
+        completed with the code the server would have disconnected with (0x9B, 0x9A). A PUBREL
+        replay is kept: it is not a PUBLISH."""
+        events: list[Event] = []
+        kept: deque[OutMessage] = deque()
+        for msg in self.queue:
+            refusal = publish_refusal(limits, msg.qos, msg.retain)
+            if refusal is None or msg.state == AWAIT_PUBCOMP:
+                kept.append(msg)
+                continue
+            logger.warning("message mid=%d to %r not sent: %s", msg.mid, msg.topic, refusal)
+            self._forget(msg)
+            events.append(PublishCompleted(msg.token, msg.mid, msg.qos, refusal.reason_code))
+        self.queue = kept
+        return events
+
     def oldest_unsent(self, room_needed: int, bytes_needed: int) -> Optional[list[OutMessage]]:
         """The oldest messages never sent whose removal frees ``room_needed`` messages and
         ``bytes_needed`` bytes of the offline bounds, oldest first; None if all unsent
@@ -510,6 +582,14 @@ class Outbox:
         queue.extendleft(reversed(kept))
 
     # --- restart ------------------------------------------------------------------------------
+    def stored_messages(self) -> list[OutMessage]:
+        """The QoS 1/2 messages not completed (in flight, or queued), in ``seq`` order: what a
+        store holds. ``MemoryStore`` reads them here instead of keeping an index of its own."""
+        messages = [m for m in self.ids.values() if m.inflight]
+        messages += [m for m in self.queue if m.qos]
+        messages.sort(key=_by_seq)
+        return messages
+
     def restore(self, messages: Sequence[StoredMessage], last_seq: int, wall_offset: float) -> None:
         """Rebuild the queue from a store's ``messages`` (in ``seq`` order) after a restart:
         messages sent before keep their packet id (in use until their flow ends) and are
@@ -517,26 +597,24 @@ class Outbox:
         new. ``wall_offset`` converts their wall-clock expiry to monotonic time. Their tokens
         are None. The mid counter resumes after the newest message's mid."""
         for stored in messages:
-            msg = OutMessage(
-                stored.topic,
-                stored.payload,
-                stored.qos,
-                stored.retain,
-                stored.properties,
-                None,
-                stored.mid,
-                stored.seq,
-            )
+            fields = (stored.topic, stored.payload, stored.qos, stored.retain, stored.properties)
+            if stored.expiry_wall:
+                msg: OutMessage = ExpiringMessage(
+                    *fields,
+                    None,
+                    stored.mid,
+                    stored.seq,
+                    stored.expiry_wall - wall_offset,
+                    stored.expiry_wall,
+                )
+            else:
+                msg = OutMessage(*fields, None, stored.mid, stored.seq)
             msg.state = stored.state
             if stored.state != QUEUED and stored.packet_id:
-                msg.packet_id = stored.packet_id
-                msg.dup = True
+                msg.packet_id = stored.packet_id  # and so DUP=1 on its replay
                 self.ids[stored.packet_id] = msg
             else:
                 msg.state = QUEUED
-            if stored.expiry_wall:
-                msg.expiry_wall = stored.expiry_wall
-                msg.expires_at = stored.expiry_wall - wall_offset
             self.queue.append(msg)
             self.unfinished += 1
             self.held_bytes += len(msg.payload)

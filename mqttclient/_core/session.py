@@ -7,8 +7,9 @@ keepalive deadlines, and the outgoing byte buffer. It never touches sockets, thr
 user callbacks: the engine feeds it bytes and ``now`` (a ``time.monotonic()`` value), sends what
 ``out`` holds, and dispatches the events it returns. The session wires the parts together and
 owns the connection lifecycle; the parts live in ``outbox.py`` (outgoing QoS 1/2, ids, window,
-replay), ``inbound.py`` (incoming flows, aliases), ``keepalive.py`` (timers) and ``limits.py``
-(CONNACK).
+replay), ``inbound.py`` (incoming flows, aliases), ``aliases.py`` (outgoing topic aliases),
+``keepalive.py`` (timers) and ``limits.py`` (CONNACK, and what it forbids: a PUBLISH or SUBSCRIBE
+the server's limits do not allow fails locally with ``FeatureNotAvailableError``).
 
 The engine holds its one lock around every call; the session is not thread-safe on its own.
 
@@ -29,7 +30,8 @@ Deliberate choices (paho parity, see docs/migration-from-paho.rst):
   on (MQTT §4.3.3). paho re-publishes it after a clean reconnect, which duplicated 24 of 1500
   QoS 2 messages against mosquitto; without the session neither choice is exactly-once. Incoming QoS 2 state is dropped on Session
   Present 0 (MQTT 5.0 [MQTT-3.2.2-5]).
-- Messages may be sent before CONNACK (paho does; v3 §3.1.4, v5 §3.1.4).
+- Messages may be sent before CONNACK (paho does; v3 §3.1.4, v5 §3.1.4), except while an
+  enhanced-authentication exchange runs: then they wait for it [MQTT-3.1.2-30].
 - Incoming QoS 2 uses "Method A" (v3 §4.3.3 Figure 4.3): the message is stored on PUBLISH and
   delivered on PUBREL, as paho does.
 """
@@ -42,6 +44,8 @@ from collections.abc import Sequence
 from typing import Any, Callable, ClassVar, Optional
 
 from mqttclient import _spec
+from mqttclient._core.aliases import OutgoingAliases, user_alias
+from mqttclient._core.authexchange import AuthExchange
 from mqttclient._core.codec import Decoder, encode, encode_publish
 from mqttclient._core.config import DROP_OLDEST, FIRST_ONLY, SessionConfig, SessionState
 from mqttclient._core.events import (
@@ -58,7 +62,15 @@ from mqttclient._core.events import (
 )
 from mqttclient._core.inbound import Inbound
 from mqttclient._core.keepalive import AWAIT_CONNACK, Keepalive
-from mqttclient._core.limits import DEFAULT_LIMITS, ServerLimits, connack_refusal, server_limits
+from mqttclient._core.limits import (
+    DEFAULT_LIMITS,
+    ServerLimits,
+    connack_refusal,
+    publish_refusal,
+    restricts_publish,
+    server_limits,
+    subscribe_refusal,
+)
 from mqttclient._core.outbox import (
     AWAIT_PUBACK,
     AWAIT_PUBCOMP,
@@ -91,6 +103,9 @@ from mqttclient._core.packets import (
 )
 from mqttclient._core.store import MemoryStore, Store
 from mqttclient.errors import (
+    AuthenticationError,
+    FeatureNotAvailableError,
+    InvalidArgumentError,
     InvalidStateError,
     ProtocolError,
     QueueFullError,
@@ -131,18 +146,25 @@ class Session:
     _HANDLERS: ClassVar[dict[type, _Handler]]
 
     __slots__ = (
+        "_alias_map",
+        "_auth",
         "_auth_method",
+        "_clean",
         "_commit_on_publish",
         "_connacked",
         "_decoder",
         "_first_done",
+        "_held",
         "_inbound",
         "_ka",
         "_max_out",
         "_out_base",
         "_outbox",
         "_q0",
+        "_quiet",
         "_recorded",
+        "_restricted",
+        "_sending",
         "_state",
         "_store",
         "_subs",
@@ -189,12 +211,25 @@ class Session:
         self._ka = Keepalive()
         self._connacked = False
         self._first_done = False  # a CONNACK 0 arrived since reset_first_connect()
+        self._clean = True  # the last CONNECT had Clean Start / Clean Session 1
+        self._quiet = False  # it had Request Problem Information 0
         self._auth_method: Optional[str] = None
+        # (5.0) Enhanced authentication (authexchange.py). While its exchange runs before
+        # CONNACK only AUTH or DISCONNECT may go out [MQTT-3.1.2-30]: ``_sending`` (the states
+        # in which packets are written at once) is then CONNECTED only, QoS 0/1/2 messages
+        # wait in the queue and SUBSCRIBE/UNSUBSCRIBE in ``_held`` until the CONNACK.
+        self._auth = AuthExchange()
+        self._sending: tuple[int, ...] = _OPEN
+        self._held = bytearray()
         self._max_out: Optional[int] = None  # server's Maximum Packet Size
         # QoS 0 PUBLISHes in ``out``: (end offset counted from _out_base, token, mid).
         self._q0: deque[tuple[int, Any, int]] = deque()
         self._out_base = 0  # bytes removed from the front of ``out`` so far
         self._inbound = Inbound(self.out, self._store)
+        # (5.0) Outgoing topic aliases: created for automatic mode or on the first user alias.
+        self._alias_map: Optional[OutgoingAliases] = None
+        # (5.0) The CONNACK forbids some PUBLISH by QoS or RETAIN: publish() must check.
+        self._restricted = False
         self._restore()
 
     def _restore(self) -> None:
@@ -214,6 +249,13 @@ class Session:
         self._recorded = (stored_id, contents.protocol_version)
         messages = contents.messages
         self._outbox.restore(messages, contents.last_seq, self.wall_offset)
+        if isinstance(self._store, MemoryStore):
+            # From here the outbox's objects are the MemoryStore's copy (no second index).
+            self._store.attach(self._outbox.stored_messages)
+        if any(m.properties and user_alias(m.properties) for m in messages):
+            # Messages published with the user's Topic Alias: check it on every send.
+            self._alias_map = OutgoingAliases(0)
+            self._alias_map.manual = True
         for publish in contents.incoming:
             self._inbound.stored[publish.packet_id] = publish
         for sub, props in contents.subscriptions:
@@ -305,6 +347,7 @@ class Session:
 
         Raises:
             InvalidStateError: the state is not DISCONNECTED (call ``connection_lost`` first).
+            ConnectionFailedError: (5.0) the authenticator could not start; nothing changed.
         """
         if self._state != DISCONNECTED:
             raise InvalidStateError("connection_opened() while a connection is open")
@@ -312,20 +355,30 @@ class Session:
         version = self._version = cfg.protocol_version
         v5 = version == 5
         props = cfg.connect_properties if v5 else ()
+        # (5.0) The authenticator's method and initial data go into CONNECT (§4.12).
+        props = self._auth.connect_properties(props, cfg.authenticator if v5 else None)
         # Our Maximum Packet Size binds the server (§3.1.2.11.4): larger packets are 0x95.
         self._decoder = Decoder(version, get_prop(props, _spec.MAXIMUM_PACKET_SIZE))
         self._inbound.connection_opened(version, props)
+        self._inbound.check_payload_format = v5 and cfg.validate_payload_format
         self._auth_method = get_prop(props, _spec.AUTHENTICATION_METHOD)
+        self._sending = _OPEN if self._auth_method is None else (CONNECTED,)  # [MQTT-3.1.2-30]
+        self._held.clear()
         self.out.clear()
         self._q0.clear()
         self._out_base = 0
         self._outbox.connection_opened(cfg.max_inflight, version)
         self._record_session()
         self.server_limits = DEFAULT_LIMITS
+        self._restricted = False
+        self._open_aliases(cfg.topic_alias_auto if v5 else 0)
         self._max_out = None
         clean = cfg.clean_start
         if clean == FIRST_ONLY and v5:
             clean = not self._first_done
+        self._clean = bool(clean)
+        # Request Problem Information 0: Reason Strings / User Properties only where allowed.
+        self._quiet = get_prop(props, _spec.REQUEST_PROBLEM_INFORMATION) == 0
         connect = Connect(
             cfg.client_id,
             version,
@@ -343,6 +396,16 @@ class Session:
         self._ka.start(now, cfg.connack_timeout_s)
         self._ka.interval = cfg.keepalive_s
 
+    def _open_aliases(self, auto: int) -> None:
+        """A new connection: outgoing aliases start empty [MQTT-3.3.2-7] and none is used
+        before the CONNACK tells the server's maximum [MQTT-3.2.2-18]."""
+        aliases = self._alias_map
+        if aliases is None and auto:
+            aliases = self._alias_map = OutgoingAliases(auto)
+        if aliases is not None:
+            aliases.connection_opened(auto)
+            self._outbox.aliases = aliases if aliases.active else None
+
     def connection_lost(self, now: float) -> list[Event]:
         """The transport is gone. In-flight messages go back to the front of the queue in their
         original order (to be re-sent after the next CONNACK: PUBLISH with DUP=1, or PUBREL);
@@ -355,6 +418,8 @@ class Session:
         ]
         self._q0.clear()
         self.out.clear()
+        self._held.clear()
+        self._auth.connection_lost()
         self._out_base = 0
         self._outbox.connection_lost()
         self._state = DISCONNECTED
@@ -389,6 +454,8 @@ class Session:
                     elif type(packet) is Publish:
                         on_publish(packet, events)
                     else:
+                        if self._quiet:
+                            _check_problem_information(packet)
                         handlers.get(type(packet), Session._unexpected)(self, packet, events, now)
                     if self._state == CLOSING:
                         break
@@ -470,16 +537,26 @@ class Session:
         Raises:
             PayloadTooLargeError: the PUBLISH would exceed the server's Maximum Packet Size
                 ([MQTT-3.2.2-15]); the message is not accepted and no mid is consumed.
+            FeatureNotAvailableError: (5.0, CONNECTED) the CONNACK forbids it: QoS above
+                Maximum QoS, RETAIN with Retain Available 0, a Topic Alias above the Topic
+                Alias Maximum; not accepted, no mid consumed. (Messages accepted before the
+                CONNACK are checked when it arrives: ``Outbox.drop_forbidden``.)
+            InvalidArgumentError: (5.0) a Topic Alias of 0, one with an empty topic that was
+                never given a topic, or one while automatic aliases are on.
             QueueFullError: the offline bounds (``max_queued_messages``/``max_queued_bytes``)
                 are reached and the policy refuses, or nothing unsent can be dropped; the
                 message is not accepted and no mid is consumed.
             StoreError: the store failed (see docs/durable-sessions.rst).
         """
+        if self._restricted or properties:
+            topic = self._admit(topic, qos, retain, properties)
         outbox = self._outbox
         state = self._state
         cfg = self.config
         if qos == 0:
-            if state in _OPEN:
+            if state in self._sending:
+                if outbox.aliases is not None:
+                    return self._publish_q0_aliased(topic, payload, retain, properties, token, now)
                 data = encode_publish(
                     topic, payload, 0, retain, False, 0, properties, self._version
                 )
@@ -493,7 +570,7 @@ class Session:
                 self._ka.last_send = now
                 self.seq = 0
                 return mid
-            if not cfg.queue_qos0_offline:
+            if not cfg.queue_qos0_offline and state not in _OPEN:  # else: wait for CONNACK
                 self.seq = 0
                 return outbox.next_mid()
         victims: Sequence[OutMessage] = _NO_MESSAGES
@@ -510,7 +587,7 @@ class Session:
         queued = len(out)
         mid = outbox.accept(
             topic, payload, qos, retain, properties, token,
-            out if qos and state in _OPEN else None, self._max_out, expires_at, expiry_wall,
+            out if qos and state in self._sending else None, self._max_out, expires_at, expiry_wall,
         )  # fmt: skip
         self.seq = outbox.last_seq
         if victims:
@@ -522,6 +599,66 @@ class Session:
         if len(out) != queued:
             self._ka.last_send = now
         return mid
+
+    def _publish_q0_aliased(
+        self, topic: str, payload: bytes, retain: bool, properties: Props, token: Any, now: float
+    ) -> int:
+        """``publish()`` of a QoS 0 message on an open connection that uses topic aliases."""
+        aliases = self._outbox.aliases
+        assert aliases is not None
+        wire_topic, wire_props, alias = aliases.wire(topic, properties)
+        data = encode_publish(wire_topic, payload, 0, retain, False, 0, wire_props, self._version)
+        limit = self._max_out
+        if limit is not None and len(data) > limit:
+            raise too_large(len(data), limit)
+        mid = self._outbox.next_mid()
+        if alias:
+            aliases.established(topic, alias)
+        out = self.out
+        out += data
+        self._q0.append((self._out_base + len(out), token, mid))
+        self._ka.last_send = now
+        self.seq = 0
+        return mid
+
+    def _admit(self, topic: str, qos: int, retain: bool, properties: Props) -> str:
+        """(5.0) The local checks of a PUBLISH against the CONNACK (while CONNECTED: before it,
+        the limits are unknown) and the user's Topic Alias; returns the topic the message
+        stands for (an empty topic with a user alias resolved). Raises as ``publish()``."""
+        if self._version != 5:
+            return topic
+        connected = self._state == CONNECTED
+        limits = self.server_limits
+        if connected and self._restricted:
+            refusal = publish_refusal(limits, qos, retain)
+            if refusal is not None:
+                raise refusal
+        alias = get_prop(properties, _spec.TOPIC_ALIAS) if properties else None
+        if alias is None:
+            return topic
+        if self.config.topic_alias_auto:
+            raise InvalidArgumentError(
+                "automatic topic aliases are on (topic_alias_auto_set): the client chooses the "
+                "aliases, so a PUBLISH must not carry its own Topic Alias"
+            )
+        if not alias:
+            raise InvalidArgumentError("a Topic Alias of 0 is not allowed [MQTT-3.3.2-8]")
+        maximum = limits.topic_alias_maximum
+        if connected and alias > maximum:
+            raise FeatureNotAvailableError(
+                f"the server's CONNACK Topic Alias Maximum is {maximum}: Topic Alias {alias} is "
+                "not allowed [MQTT-3.3.2-9]",
+                "Topic Alias Maximum",
+                0x94,
+            )
+        aliases = self._alias_map
+        if aliases is None:
+            aliases = self._alias_map = OutgoingAliases(0)
+            if connected:
+                aliases.connacked(maximum)
+        topic = aliases.resolve(topic, alias)
+        self._outbox.aliases = aliases  # from now on every PUBLISH has its alias checked
+        return topic
 
     def _room_for(self, size: int) -> Sequence[OutMessage]:
         """Check the offline bounds for one more message with a payload of ``size`` bytes.
@@ -561,9 +698,18 @@ class Session:
         Raises:
             InvalidStateError: not CONNECTING or CONNECTED (the façade reports NO_CONN).
             QueueFullError: all 65,535 packet ids are in use.
+            FeatureNotAvailableError: (5.0, CONNECTED) the CONNACK forbids it: a ``+``/``#``
+                filter with Wildcard Subscription Available 0, a ``$share/`` filter with Shared
+                Subscription Available 0, a Subscription Identifier with Subscription
+                Identifiers Available 0. Nothing is sent and no mid is consumed.
         """
+        if self._version == 5 and self._state == CONNECTED:
+            refusal = subscribe_refusal(self.server_limits, subscriptions, properties)
+            if refusal is not None:
+                raise refusal
         mid = self._request_id("subscribe")
-        self.out += encode(Subscribe(mid, subscriptions, properties), self._version)
+        buffer = self.out if self._state in self._sending else self._held  # [MQTT-3.1.2-30]
+        buffer += encode(Subscribe(mid, subscriptions, properties), self._version)
         self._outbox.pending[mid] = (_spec.SUBSCRIBE, subscriptions, properties)
         self._ka.last_send = now
         return mid
@@ -572,7 +718,8 @@ class Session:
         """Queue UNSUBSCRIBE; return its mid. The filters are forgotten for ``resubscribe`` at
         once. Raises as ``subscribe``."""
         mid = self._request_id("unsubscribe")
-        self.out += encode(Unsubscribe(mid, topic_filters, properties), self._version)
+        buffer = self.out if self._state in self._sending else self._held  # [MQTT-3.1.2-30]
+        buffer += encode(Unsubscribe(mid, topic_filters, properties), self._version)
         self._outbox.pending[mid] = (_spec.UNSUBSCRIBE, topic_filters, properties)
         subs = self._subs
         for topic_filter in topic_filters:
@@ -604,11 +751,38 @@ class Session:
         if self._state not in _OPEN:
             return
         packet = Disconnect(reason_code, properties) if self._version == 5 else Disconnect()
-        self.out += encode(packet, self._version)
+        data = encode(packet, self._version)
+        limit = self._max_out
+        if limit is not None and len(data) > limit:
+            # [MQTT-3.14.2-3/-4]: leave out what the server's Maximum Packet Size cannot take.
+            kept = tuple(p for p in properties if p[0] not in _DIAGNOSTICS)
+            data = encode(Disconnect(reason_code, kept), 5)
+        self.out += data
         self._state = DISCONNECTING
         self._inbound.replies = False  # nothing may follow our DISCONNECT [MQTT-3.14.4-1]
         self._ka.may_ping = False
         self._ka.last_send = now
+
+    def reauthenticate(self, now: float) -> bool:
+        """(5.0) Queue AUTH 0x19 Re-authenticate with the connection's Authentication Method
+        and the authenticator's new initial data [MQTT-4.12.1-1]; the server answers AUTH 0x18
+        (handled like the first exchange) and AUTH 0x00 on success, or DISCONNECT. Other
+        traffic goes on meanwhile (§4.12.1). Returns False (nothing sent) while an exchange is
+        already in progress.
+
+        Raises:
+            InvalidStateError: not CONNECTED, or the connection was not made with an
+                authenticator (``SessionConfig.authenticator``).
+            AuthenticationError: the authenticator's ``start()`` failed; nothing was sent.
+        """
+        if self._state != CONNECTED:
+            raise InvalidStateError("cannot re-authenticate: not connected")
+        packet = self._auth.reauthenticate()
+        if packet is None:
+            return False
+        self.out += encode(packet, 5)
+        self._ka.last_send = now
+        return True
 
     def drop_unsent(self) -> list[tuple[str, bytes, int, bool, int]]:
         """Forget every QoS 1/2 message accepted but never sent (queued for the window or a
@@ -682,11 +856,20 @@ class Session:
             events.append(ConnectionRefused(packet, refusal))
             return
         self._connacked = True  # from here a violation is answered with DISCONNECT (5.0)
+        if packet.session_present and self._clean and self._version == 5:
+            # v5 [MQTT-3.2.2-4]: we hold no session state for it to be present.
+            raise RemoteProtocolError("protocol error: Session Present 1 after Clean Start 1")
         cfg = self.config
         interval = cfg.keepalive_s
         if self._version == 5:
             limits = self.server_limits = server_limits(packet.properties, self._auth_method)
+            self._auth.on_connack(packet.properties)  # the authenticator checks the server
             self._max_out = limits.maximum_packet_size
+            self._restricted = restricts_publish(limits)
+            aliases = self._alias_map
+            if aliases is not None:
+                aliases.connacked(limits.topic_alias_maximum)  # [MQTT-3.2.2-17]
+                self._outbox.aliases = aliases if aliases.active else None
             self._outbox.set_receive_maximum(limits.receive_maximum)  # [MQTT-3.3.4-7], §4.9
             if limits.server_keep_alive is not None:
                 interval = limits.server_keep_alive  # [MQTT-3.2.2-21]: it replaces ours
@@ -704,6 +887,12 @@ class Session:
             self._inbound.replies = True
             if not packet.session_present and cfg.resubscribe and self._subs:
                 self._resubscribe()
+            if self._held:  # SUBSCRIBE/UNSUBSCRIBE held during the AUTH exchange
+                self.out += self._held
+                self._held.clear()
+            if self._restricted:
+                # Accepted while the limits were unknown: never sent if they forbid them.
+                events += self._outbox.drop_forbidden(self.server_limits)
             # Replay (in order, within the window) before new messages, whatever Session
             # Present says (paho parity, module docstring); [MQTT-4.4.0-1], [MQTT-4.6.0-1].
             self._pump(events, now)
@@ -725,7 +914,12 @@ class Session:
         SUBSCRIBE per distinct set of SUBSCRIBE properties). Their SUBACKs come back as
         ``Subscribed`` events with mids the user never saw."""
         groups: dict[Props, list[Subscription]] = {}
+        limits = self.server_limits
         for sub, props in self._subs.values():
+            refusal = subscribe_refusal(limits, (sub,), props) if self._version == 5 else None
+            if refusal is not None:
+                logger.warning("not resubscribing to %r: %s", sub.topic_filter, refusal)
+                continue
             groups.setdefault(props if self._version == 5 else (), []).append(sub)
         for props, subs in groups.items():
             mid = self._outbox.free_id()
@@ -738,17 +932,13 @@ class Session:
         logger.info("server has no session: resubscribing to %d topic filters", len(self._subs))
 
     def _on_auth(self, packet: Auth, events: list[Event], now: float) -> None:
-        """Enhanced authentication hook (MQTT 5.0 §4.12), a later issue. Without an
-        Authentication Method in CONNECT an AUTH is a Protocol Error [MQTT-4.12.0-6]. With one,
-        the exchange belongs here: answer AUTH 0x18 with the next Authentication Data from a
-        user-supplied authenticator, check the Method [MQTT-4.12.0-5], re-authentication with
-        0x19, and hold application packets until CONNACK [MQTT-3.1.2-30]. For now the packet is
-        logged and ignored, so the CONNACK timeout ends a stalled exchange."""
-        if self._auth_method is None:
-            raise RemoteProtocolError("protocol error: AUTH without Authentication Method")
-        logger.warning(
-            "AUTH 0x%02X ignored: enhanced authentication not supported yet", packet.reason_code
-        )
+        """Enhanced authentication (MQTT 5.0 §4.12): ``AuthExchange.on_auth`` checks the AUTH
+        ([MQTT-4.12.0-5], [MQTT-4.12.0-6]) and the authenticator answers AUTH 0x18 with AUTH
+        0x18 [MQTT-4.12.0-3]. What it raises (RemoteProtocolError 0x82, AuthenticationError
+        0x80) ends the connection through ``_violation``."""
+        reply = self._auth.on_auth(packet)
+        if reply is not None and self._state in _OPEN:  # nothing after our DISCONNECT
+            self.out += encode(reply, 5)
 
     def _on_pubrel(self, packet: Pubrel, events: list[Event], now: float) -> None:
         self._inbound.pubrel(packet.packet_id, events)
@@ -832,9 +1022,18 @@ class Session:
     # --- errors -------------------------------------------------------------------------------
     def _violation(self, error: ProtocolError, events: list[Event]) -> None:
         """MQTT 5.0 §4.13: DISCONNECT with the most specific reason code, then close; 3.x
-        [MQTT-4.8.0-1]: just close. Before CONNACK nothing is sent."""
-        logger.warning("protocol violation by the server: %s (0x%02X)", error, error.reason_code)
-        if self._version == 5 and self._connacked and self._state != DISCONNECTING:
+        [MQTT-4.8.0-1]: just close. Before CONNACK nothing is sent, except when enhanced
+        authentication failed: DISCONNECT may then go out before CONNACK [MQTT-3.1.2-30]."""
+        auth_failed = isinstance(error, AuthenticationError)
+        if auth_failed:
+            logger.warning(
+                "enhanced authentication failed: %s (DISCONNECT 0x%02X)", error, error.reason_code
+            )
+        else:
+            logger.warning(
+                "protocol violation by the server: %s (0x%02X)", error, error.reason_code
+            )
+        if self._version == 5 and (self._connacked or auth_failed) and self._state != DISCONNECTING:
             self.out += encode(Disconnect(error.reason_code), 5)
         self._close()
         events.append(ProtocolViolation(error))
@@ -857,6 +1056,22 @@ Session._HANDLERS = {
     Disconnect: Session._on_disconnect,
     Auth: Session._on_auth_packet,
 }
+
+
+_DIAGNOSTICS = (_spec.REASON_STRING, _spec.USER_PROPERTY)
+
+
+def _check_problem_information(packet: Packet) -> None:
+    """v5 [MQTT-3.1.2-29]: after Request Problem Information 0 the server may send a Reason
+    String or User Property only on PUBLISH, CONNACK and DISCONNECT."""
+    if type(packet) is Disconnect:
+        return
+    for ident, _ in getattr(packet, "properties", ()):
+        if ident in _DIAGNOSTICS:
+            raise RemoteProtocolError(
+                f"protocol error: {_name(packet)} with a Reason String or User Property after "
+                "Request Problem Information 0"
+            )
 
 
 def _by_seq(msg: OutMessage) -> int:

@@ -1,65 +1,68 @@
 """``SqliteStore``: the session state in an SQLite file, so that it survives a crash or a reboot.
 
-Owns: the file format (schema version 1), opening the file exclusively, the mapping of each
-``Store`` call to SQL, batching those writes into transactions, and SQLite's durability levels.
+Owns: the file format (schema version 1, and the log next to it), opening the file exclusively,
+the mapping of each ``Store`` call to the log and to SQL, checkpoints, and the durability levels.
 
 Where it lives and why: this module is the one documented exception to the purity of ``_core``
 (DESIGN.md): it does file I/O, through the standard library's ``sqlite3`` only (and ``os``
-for the log of ``durability="normal"``, in ``storelog.py``). It touches no
-sockets, threads or clocks; wall-clock times it stores come in as values. It sits next to the
-``Store`` protocol because the session calls it synchronously, under the engine lock, like any
-other store; nothing in ``_core`` imports it (``mqttclient/__init__.py`` re-exports it).
+for its log, in ``storelog.py``). It touches no sockets, threads or clocks; wall-clock times it
+stores come in as values. It sits next to the ``Store`` protocol because the session calls it
+synchronously, under the engine lock, like any other store; nothing in ``_core`` imports it
+(``mqttclient/__init__.py`` re-exports it).
 
 Must not: be opened by two objects at once (refused with ``StoreError``); call back; hold its own
 lock (the engine lock serialises every call, from whichever thread holds it, which is why the
 connection is opened with ``check_same_thread=False``).
 
+How outgoing messages are kept. Every change to an outgoing message (``add_message``,
+``update_message``, ``remove_message``) is appended to the open batch, a few bytes in memory;
+the batch is written to the log (``path + "-log"``, ``storelog.py``) as one checksummed frame
+with one ``os.write`` by ``commit()``, and with ``durability="normal"`` also by ``add_message``
+itself. The SQLite tables are not touched on that path. A **checkpoint** moves into the
+``outgoing`` table what the log says, as its net effect: rows for the messages still unfinished
+that have none yet, the new state of those that have one, and deletes for those that completed;
+a message that was accepted and acknowledged between two checkpoints (almost all of them on a
+working connection) never gets a row. The checkpoint commits that, then empties the log. It
+runs when the log has grown past ``LOG_LIMIT`` at a commit, at ``close()``, and when a store is
+opened: the log a crashed process left is replayed into the tables. Replaying a frame that a
+checkpoint already applied (a crash between its commit and the emptying of the log) is harmless:
+the log holds every change since the tables' previous checkpoint, in order, and an ADD replaces
+its row, so the result is the state the log ends with. Incoming QoS 2 messages, subscriptions
+and the session fields are written to SQLite directly, in a transaction committed by
+``commit()``.
+
 Durability (the ``durability`` argument). Every setting uses SQLite's WAL journal, so a crash in
-the middle of a write never leaves a half-written state: SQLite recovers the file to its last
-commit when it is opened again.
+the middle of a checkpoint never leaves a half-written state: SQLite recovers the file to its
+last commit when it is opened again, and the log still holds what that checkpoint wrote.
 
 ``"normal"`` (the default)
-    ``PRAGMA synchronous=NORMAL``, plus an append-only log next to the database,
-    ``path + "-log"`` (``storelog.py``). ``add_message`` (called inside ``publish()``) appends
-    one length-prefixed, checksummed record to the log with one ``os.write`` and adds the row to
-    the open batch; ``publish()`` does not commit (``commit_on_publish`` is False). The batched
-    commit (``Session.persist``, once per loop iteration) moves the messages into the database
-    and then empties the log. Survives a crash of the process (``kill -9``, an unhandled
-    exception, the OOM killer): every message ``publish()`` accepted is in the database or in
-    the log, whose writes live in the operating system's page cache once ``os.write`` returns;
-    the next open replays the log into the database. A power loss or kernel crash may lose the
-    last commits and logged messages (neither the WAL nor the log is synced to the disk on each
-    write) but leaves the database consistent.
+    ``add_message`` (called inside ``publish()``) writes the batch to the log before it returns,
+    so ``publish()`` needs no commit (``commit_on_publish`` is False); the other changes are
+    written by the commit the engine makes once per loop iteration (``Session.persist``), and
+    always before the bytes that depend on them are sent. Survives a crash of the process
+    (``kill -9``, an unhandled exception, the OOM killer): what a process wrote to a file is in
+    the operating system's page cache once ``os.write`` returns. ``PRAGMA synchronous=NORMAL``.
+    A power loss or kernel crash may lose the last changes (neither the log nor the WAL is
+    synced on each write) but leaves the database consistent.
 ``"full"``
-    ``PRAGMA synchronous=FULL``: every commit is synced to the disk (``fsync``) before
-    ``publish()`` returns. Survives a power loss. Costs one ``fsync`` per ``publish()`` (a
-    fraction of a millisecond on an SSD, milliseconds on an SD card).
+    ``PRAGMA synchronous=FULL``, ``publish()`` commits, and every commit syncs the log to the
+    disk (``fdatasync``) before it returns. Survives a power loss. Costs one sync per
+    ``publish()`` (a fraction of a millisecond on an SSD, milliseconds on an SD card).
 ``"off"``
     ``PRAGMA synchronous=OFF`` and ``publish()`` does not commit: messages accepted since the last
     loop iteration are lost if the process crashes, and a power loss may corrupt the file (which
     is then refused with ``StoreError``). For data you can afford to lose; still survives a clean
     ``close()``.
 
-The log. Only "normal" writes it, but every setting replays a log left by a crashed "normal"
-store when it opens (then removes it); a clean ``close()`` removes it too. It is opened only
-after the database's exclusive lock is held, so that lock covers it: a refused second opener
-never reads, replays or empties it. Replay rules: records are read up to the first incomplete
-one or the first whose checksum fails (a write cut short by the crash, or garbage left by a
-crash of the machine); that one and all after it are ignored, with a warning. A logged message
-whose ``seq`` is not above the highest ``seq`` the database holds was already committed (the
-crash came between the commit and the emptying of the log; seqs only grow) and is skipped, so a
-later committed state is never reverted. Removals are logged only for messages never sent (the
-``drop_oldest`` policy, expiry), so that a crash does not bring back a message ``publish()``
-dropped; removals on acknowledgement are batched as before. A record of an unknown kind with a
-valid checksum (a newer mqttclient) is refused with ``StoreError``. If a log write or a commit
-with messages in the log fails, the store raises ``StoreError`` and refuses every later write
-and commit, keeping the log for the next open (a later commit would hide the logged messages
-from the replay); reopen it once the storage is fixed.
+Replay rules: frames are read up to the first incomplete one or the first whose checksum fails
+(a write cut short by the crash, or garbage left by a crash of the machine); that one and all
+after it are ignored, with a warning. A frame of an unknown format with a valid checksum (a
+newer mqttclient) is refused with ``StoreError``. If a log write or a commit fails, the store
+raises ``StoreError`` and refuses every later write and commit, keeping the log for the next
+open; reopen it once the storage is fixed.
 
-In every setting the changes the network causes (PUBACK, PUBREC, PUBCOMP, incoming QoS 2
-messages, packet ids assigned when a message is sent) are batched: one transaction per loop
-iteration, committed before the engine writes anything that depends on them (write-ahead), so
-the file is never behind what the broker was told.
+A clean ``close()`` checkpoints and removes the log. An in-memory database (``":memory:"``) has
+no log: its commits are checkpoints.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ from mqttclient._core.store import MessageRecord, StoreContents, StoredMessage
 from mqttclient._core.wire import decode_properties, encode_properties
 from mqttclient.errors import MQTTException, StoreError
 
-__all__ = ["DURABILITY_LEVELS", "SqliteStore"]
+__all__ = ["DURABILITY_LEVELS", "LOG_LIMIT", "SqliteStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,14 +103,19 @@ _SCHEMA = (
     " retain_as_published INTEGER NOT NULL, retain_handling INTEGER NOT NULL, properties BLOB)",
 )
 
-#: The log is moved into the database early when it grows past this many bytes (a client
-#: publishing while its network loop does not run).
-LOG_LIMIT = 1 << 20
+#: A commit checkpoints once the log holds this many bytes (about 20,000 messages of 100 bytes).
+#: Larger: fewer messages get a row before they complete, a longer replay after a crash (the log
+#: is read whole: tens of milliseconds).
+LOG_LIMIT = 4 << 20
 
 _ADD = "INSERT OR REPLACE INTO outgoing VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _UPDATE = "UPDATE outgoing SET state = ?, packet_id = ? WHERE seq = ?"
 _REMOVE = "DELETE FROM outgoing WHERE seq = ?"
 _SET_META = "INSERT OR REPLACE INTO meta VALUES (?, ?)"
+
+_add_op = storelog.add_op
+_update_op = storelog.update_op
+_remove_op = storelog.remove_op
 
 
 class SqliteStore:
@@ -117,7 +125,7 @@ class SqliteStore:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, "sensor-1", store=store)
 
     :param path: the database file. SQLite also keeps ``path + "-wal"`` next to it while it is
-        open, and ``durability="normal"`` its log, ``path + "-log"``.
+        open, and the store its log, ``path + "-log"``.
     :param durability: ``"normal"`` (the default: survives a crash of the process), ``"full"``
         (survives a power loss) or ``"off"``; the module docstring and docs/durable-sessions.rst
         give the exact guarantees.
@@ -146,25 +154,32 @@ class SqliteStore:
             )
         self.path = os.fspath(path)
         self.durability = durability
-        #: ``path + "-log"``: the append-only log of ``durability="normal"`` (module docstring).
+        #: ``path + "-log"``: the append-only log (module docstring).
         self.log_path = self.path + "-log"
         in_memory = self.path in ("", ":memory:")
-        self._use_log = durability == "normal" and not in_memory
-        #: See ``Store.commit_on_publish``: True only with ``durability="full"`` (and "normal"
-        #: on an in-memory database, which has no log); "normal" makes ``add_message`` durable
+        #: See ``Store.commit_on_publish``: True with ``durability="full"`` (and "normal" on an
+        #: in-memory database, which has no log); "normal" makes ``add_message`` durable
         #: through the log instead.
         self.commit_on_publish = durability == "full" or (durability == "normal" and in_memory)
+        self._eager = durability == "normal" and not in_memory  # add_message writes the log
+        self._sync = durability == "full"
         self._log: Optional[storelog.AppendLog] = None
         #: Why the store refuses writes (a failed log write or commit): reopen it.
         self._failed = ""
-        self._in_tx = False
-        # The highest seq ever added (in memory), and the last_seq row of the meta table as the
-        # open batch leaves it and as committed. The row is written only when the message with
-        # the highest stored seq is removed: until then max(seq) of the outgoing table says it,
-        # and a publish() commit touches one table page instead of two.
+        self._in_tx = False  # an SQLite transaction is open
+        # The open batch: operations not yet written to the log.
+        self._batch = bytearray()
+        # What the next checkpoint moves into the outgoing table: messages with no row yet
+        # (the live objects: their state is read then), new states of messages that have one,
+        # and the seqs to delete.
+        self._new: dict[int, MessageRecord] = {}
+        self._dirty: dict[int, tuple[int, int]] = {}
+        self._gone: set[int] = set()
+        # Every seq that may have a row is <= _row_seq; a message above it has none.
+        self._row_seq = 0
+        # The highest seq ever added, and the last_seq row of the meta table.
         self._last_seq = 0
         self._meta_seq = 0
-        self._meta_saved = 0
         self._conn: Optional[sqlite3.Connection] = None
         self._conn = self._open(check)
         if not in_memory:
@@ -245,48 +260,67 @@ class SqliteStore:
         meta_seq = int(row[0]) if row is not None else 0
         top = conn.execute("SELECT max(seq) FROM outgoing").fetchone()[0] or 0
         self._last_seq = max(meta_seq, top)
-        self._meta_seq = self._meta_saved = meta_seq
+        self._row_seq = top
+        self._meta_seq = meta_seq
 
     def _recover_log(self) -> None:
-        """Move what a crashed "normal" store left in the log into the database, then empty the
-        log (kept open for "normal", removed otherwise). Runs with the database's exclusive lock
-        held, so no other store touches the log."""
+        """Open the log and replay what a crashed process left in it into the tables, then
+        empty it. Runs with the database's exclusive lock held, so no other store touches the
+        log."""
         path = self.log_path
-        if not self._use_log and not os.path.exists(path):
-            return
         try:
             mode = os.stat(self.path).st_mode & 0o777
         except OSError:
             mode = 0o644
         log = self._log = storelog.AppendLog(path, mode)
-        if log.size:
-            contents = log.read()
-            if contents.ignored:
-                logger.warning(
-                    "store log %r: ignored %d bytes after its last complete record (a write "
-                    "cut short by a crash, or damage)",
-                    path,
-                    contents.ignored,
-                )
-            # Messages logged before the last commit are in the database already, maybe with
-            # a later state: only those above its last seq are new (seqs only grow).
-            committed = self._last_seq
-            added = 0
+        if not log.size:
+            return
+        contents = log.read()
+        if contents.ignored:
+            logger.warning(
+                "store log %r: ignored %d bytes after its last complete record (a write cut "
+                "short by a crash, or damage)",
+                path,
+                contents.ignored,
+            )
+        conn = self._conn
+        assert conn is not None
+        try:
+            self._begin(conn)
             for record in contents.records:
-                if isinstance(record, storelog.RemoveRecord):
-                    self._delete(record.seq)  # idempotent: seqs are never reused
-                elif record.seq > committed:
-                    self._insert(record)
-                    added += 1
-            if added:
-                logger.info("store %r: recovered %d messages from its log", self.path, added)
-            self.commit()
-            if log.size:  # nothing to replay: the commit did not empty it
-                log.reset()
-        if not self._use_log:
-            log.close()
-            self._log = None
-            _unlink(path)
+                kind = type(record)
+                if kind is storelog.AddRecord:
+                    assert isinstance(record, storelog.AddRecord)
+                    conn.execute(
+                        _ADD,
+                        (
+                            record.seq,
+                            record.mid,
+                            record.topic,
+                            record.payload,
+                            record.qos,
+                            record.retain,
+                            record.properties or None,
+                            record.state,
+                            record.packet_id,
+                            record.expiry_wall,
+                        ),
+                    )
+                    self._last_seq = max(self._last_seq, record.seq)
+                elif kind is storelog.UpdateRecord:
+                    assert isinstance(record, storelog.UpdateRecord)
+                    conn.execute(_UPDATE, (record.state, record.packet_id, record.seq))
+                else:
+                    conn.execute(_REMOVE, (record.seq,))
+            top = conn.execute("SELECT max(seq) FROM outgoing").fetchone()[0] or 0
+            self._row_seq = max(self._row_seq, top)
+            self._save_last_seq(conn)
+        except sqlite3.Error as exc:
+            self._rollback(conn)
+            raise StoreError(f"replaying the log of the store {self.path!r} failed: {exc}") from exc
+        self._commit_tx(conn)
+        logger.info("store %r: replayed %d changes from its log", self.path, len(contents.records))
+        log.reset()
 
     def _close_files(self, unlink: bool) -> None:
         log, self._log = self._log, None
@@ -298,17 +332,133 @@ class SqliteStore:
         if conn is not None:
             conn.close()
 
-    # --- writing ----------------------------------------------------------------------------------
+    # --- outgoing messages: the log ---------------------------------------------------------------
+    def _refuse(self) -> StoreError:
+        if self._failed:
+            return StoreError(self._failed)
+        return StoreError(f"the store {self.path!r} is closed")
+
+    def add_message(self, msg: MessageRecord) -> None:
+        if self._conn is None or self._failed:
+            raise self._refuse()
+        seq = msg.seq
+        props = msg.properties
+        self._batch += _add_op(
+            seq,
+            msg.mid,
+            msg.topic.encode("utf-8"),
+            msg.payload,
+            msg.qos,
+            msg.retain,
+            encode_properties(props) if props else b"",
+            msg.state,
+            msg.packet_id,
+            msg.expiry_wall,
+        )
+        self._new[seq] = msg
+        if seq > self._last_seq:
+            self._last_seq = seq
+        if self._eager:
+            # "normal": durable against a crash of the process once the log holds it.
+            self._write_batch()
+            log = self._log
+            if log is not None and log.size >= LOG_LIMIT:
+                self.commit()  # publishing with no loop iteration to commit
+
+    def update_message(self, msg: MessageRecord) -> None:
+        if self._conn is None or self._failed:
+            raise self._refuse()
+        seq = msg.seq
+        new = self._new
+        if seq in new:
+            new[seq] = msg
+        elif seq <= self._row_seq:
+            self._dirty[seq] = (msg.state, msg.packet_id)
+        else:
+            return  # not stored
+        self._batch += _update_op(seq, msg.state, msg.packet_id)
+
+    def remove_message(self, msg: MessageRecord) -> None:
+        if self._conn is None or self._failed:
+            raise self._refuse()
+        seq = msg.seq
+        if self._new.pop(seq, None) is None:
+            if seq > self._row_seq:
+                return  # not stored
+            self._dirty.pop(seq, None)
+            self._gone.add(seq)
+        elif seq <= self._row_seq:
+            self._gone.add(seq)  # added again over an older row
+        self._batch += _remove_op(seq)
+        if self._eager and msg.state == QUEUED:
+            # Never sent, so dropped by the queue policy or expired, typically inside the
+            # publish() that accepted a newer message: a crash must not bring it back.
+            self._write_batch()
+
+    def _write_batch(self) -> None:
+        """Write the open batch to the log as one frame (and sync it with "full")."""
+        log = self._log
+        if log is not None:
+            try:
+                log.append(storelog.frame(self._batch))
+                if self._sync:
+                    log.sync()
+            except StoreError:
+                self._failed = f"writing to the log of the store {self.path!r} failed: reopen it"
+                raise
+        self._batch.clear()
+
+    # --- outgoing messages: checkpoints -----------------------------------------------------------
+    def _apply(self, conn: sqlite3.Connection) -> None:
+        """Move the net effect of the changes since the last checkpoint into the outgoing table
+        (in the open transaction)."""
+        new, dirty, gone = self._new, self._dirty, self._gone
+        if not (new or dirty or gone or self._last_seq > self._meta_seq):
+            return
+        try:
+            self._begin(conn)
+            if gone:
+                conn.executemany(_REMOVE, [(seq,) for seq in gone])
+            if dirty:
+                conn.executemany(_UPDATE, [(s, p, seq) for seq, (s, p) in dirty.items()])
+            if new:
+                conn.executemany(_ADD, [_row(msg) for msg in new.values()])
+                self._row_seq = max(self._row_seq, max(new))
+            self._save_last_seq(conn)
+        except sqlite3.Error as exc:
+            self._failed = f"writing to the store {self.path!r} failed earlier: reopen it"
+            raise StoreError(f"writing to the store {self.path!r} failed: {exc}") from exc
+        new.clear()
+        dirty.clear()
+        gone.clear()
+
+    def _save_last_seq(self, conn: sqlite3.Connection) -> None:
+        # Kept in meta: the row of the highest seq may be deleted, and seqs are never reused.
+        if self._last_seq > self._meta_seq:
+            conn.execute(_SET_META, ("last_seq", self._last_seq))
+            self._meta_seq = self._last_seq
+
+    def _checkpoint(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        self._apply(conn)
+        self._commit_tx(conn)
+        log = self._log
+        if log is not None and log.size:
+            log.reset()  # the tables now hold everything it says
+
+    # --- incoming messages, subscriptions, session fields: SQL ------------------------------------
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        if not self._in_tx:
+            conn.execute("BEGIN")
+            self._in_tx = True
+
     def _write(self, sql: str, params: Any = ()) -> None:
         conn = self._conn
-        if conn is None:
-            raise StoreError(f"the store {self.path!r} is closed")
-        if self._failed:
-            raise StoreError(self._failed)
+        if conn is None or self._failed:
+            raise self._refuse()
         try:
-            if not self._in_tx:
-                conn.execute("BEGIN")
-                self._in_tx = True
+            self._begin(conn)
             conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise StoreError(f"writing to the store {self.path!r} failed: {exc}") from exc
@@ -316,83 +466,6 @@ class SqliteStore:
     def set_session(self, client_id: str, protocol_version: int) -> None:
         self._write(_SET_META, ("client_id", client_id))
         self._write(_SET_META, ("protocol_version", protocol_version))
-
-    def add_message(self, msg: MessageRecord) -> None:
-        props = msg.properties
-        record = storelog.AddRecord(
-            msg.seq,
-            msg.mid,
-            msg.topic,
-            msg.payload,
-            msg.qos,
-            msg.retain,
-            _encode_props(props) if props else b"",
-            msg.state,
-            msg.packet_id,
-            msg.expiry_wall,
-        )
-        log = self._log
-        if log is None:
-            self._insert(record)
-            return
-        # Durable against a crash of the process once the log holds it; the database gets it
-        # in the open batch (committed by the next persist()).
-        self._log_append(log, storelog.encode_add(record))
-        try:
-            self._insert(record)
-        except StoreError:
-            self._failed = f"writing to the store {self.path!r} failed earlier: reopen it"
-            raise
-        if log.size >= LOG_LIMIT:
-            self.commit()
-
-    def _log_append(self, log: storelog.AppendLog, record: bytes) -> None:
-        if self._conn is None:
-            raise StoreError(f"the store {self.path!r} is closed")
-        if self._failed:
-            raise StoreError(self._failed)
-        try:
-            log.append(record)
-        except StoreError:
-            self._failed = f"writing to the log of the store {self.path!r} failed: reopen it"
-            raise
-
-    def _insert(self, record: storelog.AddRecord) -> None:
-        seq = record.seq
-        self._write(
-            _ADD,
-            (
-                seq,
-                record.mid,
-                record.topic,
-                record.payload,
-                record.qos,
-                record.retain,
-                record.properties or None,
-                record.state,
-                record.packet_id,
-                record.expiry_wall,
-            ),
-        )
-        if seq > self._last_seq:
-            self._last_seq = seq
-
-    def update_message(self, msg: MessageRecord) -> None:
-        self._write(_UPDATE, (msg.state, msg.packet_id, msg.seq))
-
-    def remove_message(self, msg: MessageRecord) -> None:
-        log = self._log
-        if log is not None and msg.state == QUEUED:
-            # Never sent, so dropped by the queue policy or expired, typically inside the
-            # publish() that accepted a newer message: a crash must not bring it back.
-            self._log_append(log, storelog.encode_remove(msg.seq))
-        self._delete(msg.seq)
-
-    def _delete(self, seq: int) -> None:
-        self._write(_REMOVE, (seq,))
-        if seq > self._meta_seq:  # it may have been the highest seq stored: keep it in meta
-            self._write(_SET_META, ("last_seq", self._last_seq))
-            self._meta_seq = self._last_seq
 
     def add_incoming(self, publish: Publish) -> None:
         props = publish.properties
@@ -405,7 +478,7 @@ class SqliteStore:
                 publish.qos,
                 publish.retain,
                 publish.dup,
-                _encode_props(props) if props else None,
+                encode_properties(props) if props else None,
             ),
         )
 
@@ -427,51 +500,67 @@ class SqliteStore:
                 sub.no_local,
                 sub.retain_as_published,
                 sub.retain_handling,
-                _encode_props(properties) if properties else None,
+                encode_properties(properties) if properties else None,
             ),
         )
 
     def remove_subscription(self, topic_filter: str) -> None:
         self._write("DELETE FROM subscriptions WHERE topic_filter = ?", (topic_filter,))
 
+    # --- committing -------------------------------------------------------------------------------
     def commit(self) -> None:
-        """Commit the open batch (no-op when nothing was written since the last commit).
+        """Make every change so far durable: write the open batch to the log (synced with
+        "full"), commit the SQL changes, and checkpoint when the log has grown past
+        ``LOG_LIMIT``. Cheap when nothing changed.
 
         Raises:
-            StoreError: the commit failed (e.g. the disk is full); the batch is rolled back.
+            StoreError: the write or the commit failed (e.g. the disk is full); the store then
+                refuses every later change (reopen it: the log keeps what was written).
         """
         if self._failed:
             raise StoreError(self._failed)
+        if self._batch:
+            self._write_batch()
+        log = self._log
+        if log is None:
+            if self._conn is not None and (self._new or self._dirty or self._gone or self._in_tx):
+                self._checkpoint()  # an in-memory database: no log to hold the changes
+        elif log.size >= LOG_LIMIT:
+            self._checkpoint()
+        elif self._in_tx:
+            conn = self._conn
+            assert conn is not None  # _in_tx is only set while open
+            self._commit_tx(conn)
+
+    @property
+    def _uncommitted(self) -> bool:
+        """True while changes wait for ``commit()`` (tests)."""
+        return bool(self._batch) or self._in_tx
+
+    def _commit_tx(self, conn: sqlite3.Connection) -> None:
         if not self._in_tx:
             return
-        conn = self._conn
-        assert conn is not None  # _in_tx is only set while open
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback(conn)
-            if self._log is not None and self._log.size:
-                # The log holds messages the database just lost: keep it as it is for the next
-                # open, and accept nothing more (later commits would hide them from replay).
-                self._failed = f"committing to the store {self.path!r} failed earlier: reopen it"
+            # The SQL changes of the batch are lost (the log keeps the outgoing ones): accept
+            # nothing more until the store is opened again.
+            self._failed = f"committing to the store {self.path!r} failed earlier: reopen it"
             raise StoreError(f"committing to the store {self.path!r} failed: {exc}") from exc
         self._in_tx = False
-        self._meta_saved = self._meta_seq
-        log = self._log
-        if log is not None and log.size:
-            log.reset()
 
     def _rollback(self, conn: sqlite3.Connection) -> None:
         self._in_tx = False
-        self._meta_seq = self._meta_saved
         try:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass  # no transaction left to roll back: SQLite already did
 
     def close(self) -> None:
-        """Commit what is pending and close the file (releasing the lock) and its log (removed:
-        it is empty). Idempotent. If the commit fails, the log stays for the next open."""
+        """Commit what is pending, checkpoint, and close the file (releasing the lock) and its
+        log (removed: the tables hold everything). Idempotent. If the commit fails, the log
+        stays for the next open."""
         if self._conn is None:
             return
         if self._failed:  # already reported; the log keeps what the database lacks
@@ -481,15 +570,18 @@ class SqliteStore:
         done = False
         try:
             self.commit()
+            self._checkpoint()
             done = True
         finally:
             self._close_files(unlink=done)
 
     # --- reading ----------------------------------------------------------------------------------
     def load(self) -> StoreContents:
+        """Everything the store holds, uncommitted changes included."""
         conn = self._conn
-        if conn is None:
-            raise StoreError(f"the store {self.path!r} is closed")
+        if conn is None or self._failed:
+            raise self._refuse()
+        self._apply(conn)
         try:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             messages = tuple(
@@ -534,11 +626,10 @@ class SqliteStore:
             )
         except (sqlite3.Error, MQTTException, ValueError, TypeError) as exc:
             raise StoreError(f"reading the store {self.path!r} failed: {exc}") from exc
-        last_seq = max(self._last_seq, messages[-1].seq if messages else 0)
         return StoreContents(
             str(meta.get("client_id") or ""),
             int(meta.get("protocol_version") or 0),
-            last_seq,
+            self._last_seq,
             messages,
             incoming,
             subscriptions,
@@ -554,8 +645,20 @@ def _unlink(path: str) -> None:
         raise StoreError(f"cannot remove the store log {path!r}: {exc}") from exc
 
 
-def _encode_props(props: Props) -> bytes:
-    return encode_properties(props)
+def _row(msg: MessageRecord) -> tuple[Any, ...]:
+    props = msg.properties
+    return (
+        msg.seq,
+        msg.mid,
+        msg.topic,
+        msg.payload,
+        msg.qos,
+        msg.retain,
+        encode_properties(props) if props else None,
+        msg.state,
+        msg.packet_id,
+        msg.expiry_wall,
+    )
 
 
 def _decode_props(blob: Optional[bytes], packet_type: int) -> Props:

@@ -29,8 +29,9 @@ How the session uses a store (the rules a store may rely on):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Optional, Protocol
 
 from mqttclient._core.packets import _SLOTS, Props, Publish, Subscription
 
@@ -193,30 +194,59 @@ class MemoryStore:
 
     Nothing survives the process (paho-mqtt's behaviour), but handing the same ``MemoryStore``
     to a new ``Client`` resumes the session in the same process. Commits are free, so
-    ``commit_on_publish`` is False. It holds references to the session's live message objects,
-    so its cost on the publish path is one dict store per message and one per completion.
+    ``commit_on_publish`` is False.
+
+    It keeps no index of the outgoing messages of the session using it: that session's outbox
+    already holds the live message objects, in their current state, and the session hands the
+    store a way to read them (``attach``), which ``load()`` uses. A message then costs the store
+    nothing on the publish path (memory per message queued offline, docs/performance.rst).
+    Until a session attaches, the messages given to ``add_message`` are kept in a dict.
     """
 
     commit_on_publish = False
 
-    __slots__ = ("_client_id", "_incoming", "_last_seq", "_messages", "_subscriptions", "_version")
+    __slots__ = (
+        "_client_id",
+        "_incoming",
+        "_last_seq",
+        "_live",
+        "_messages",
+        "_subscriptions",
+        "_version",
+    )
 
     def __init__(self) -> None:
         self._client_id = ""
         self._version = 0
         self._last_seq = 0
         self._messages: dict[int, MessageRecord] = {}
+        self._live: Optional[Callable[[], Sequence[MessageRecord]]] = None
         self._incoming: dict[int, Publish] = {}
         self._subscriptions: dict[str, tuple[Subscription, Props]] = {}
 
     def __repr__(self) -> str:
         return (
-            f"MemoryStore(client_id={self._client_id!r}, messages={len(self._messages)}, "
+            f"MemoryStore(client_id={self._client_id!r}, messages={len(self._outgoing())}, "
             f"incoming={len(self._incoming)}, subscriptions={len(self._subscriptions)})"
         )
 
+    def attach(self, live: Callable[[], Sequence[MessageRecord]]) -> None:
+        """From now on the outgoing messages are ``live()``: the unfinished messages of the
+        session that restored this store's contents (it calls this right after ``load()``),
+        as its own objects. The messages kept so far are forgotten (that session holds them
+        now), and the message calls below only track ``last_seq``. A later session that
+        attaches replaces the earlier one."""
+        self._live = live
+        self._messages.clear()
+
+    def _outgoing(self) -> list[MessageRecord]:
+        messages = list(self._messages.values())
+        if self._live is not None:
+            messages += self._live()
+        return messages
+
     def load(self) -> StoreContents:
-        messages = sorted(self._messages.values(), key=_by_seq)
+        messages = sorted(self._outgoing(), key=_by_seq)
         return StoreContents(
             self._client_id,
             self._version,
@@ -232,17 +262,18 @@ class MemoryStore:
 
     def add_message(self, msg: MessageRecord) -> None:
         seq = msg.seq
-        self._messages[seq] = msg
         if seq > self._last_seq:
             self._last_seq = seq
+        if self._live is None:
+            self._messages[seq] = msg
 
     def update_message(self, msg: MessageRecord) -> None:
-        # The record may be a snapshot taken before a restore: keep the live object instead.
-        if msg.seq in self._messages:
+        if self._live is None and msg.seq in self._messages:
             self._messages[msg.seq] = msg
 
     def remove_message(self, msg: MessageRecord) -> None:
-        self._messages.pop(msg.seq, None)
+        if self._live is None:
+            self._messages.pop(msg.seq, None)
 
     def add_incoming(self, publish: Publish) -> None:
         self._incoming[publish.packet_id] = publish

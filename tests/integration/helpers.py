@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable
 
 import mqttclient.client as mqtt
 
 V2 = mqtt.CallbackAPIVersion.VERSION2
 V1 = mqtt.CallbackAPIVersion.VERSION1
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.01) -> None:
@@ -50,6 +56,27 @@ class Recorder:
             setattr(client, name, self.record(name))
 
 
+def run_threads(
+    target: Callable[[int], object], count: int, timeout: float
+) -> list[threading.Thread]:
+    """Run ``target(0)`` ... ``target(count - 1)`` in threads of their own, all started before
+    any is joined; join each for at most ``timeout`` s; return the threads (one still
+    ``is_alive()`` did not finish in time)."""
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return threads
+
+
+def stop(*clients: mqtt.Client) -> None:
+    """``disconnect()`` then ``loop_stop()`` each client, in order."""
+    for client in clients:
+        client.disconnect()
+        client.loop_stop()
+
+
 @contextmanager
 def running(client: mqtt.Client, port: int, **connect_kwargs: Any) -> Iterator[mqtt.Client]:
     """Connect ``client`` to 127.0.0.1:``port`` with ``loop_start()``; wait for CONNACK; on exit
@@ -62,3 +89,35 @@ def running(client: mqtt.Client, port: int, **connect_kwargs: Any) -> Iterator[m
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def load_sample(name: str) -> ModuleType:
+    """Import ``samples/<name>.py`` as a module (as ``sample_<name>``) without running it."""
+    spec = importlib.util.spec_from_file_location(f"sample_{name}", SAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def private_logger(
+    prefix: str = "test",
+) -> Iterator[tuple[logging.Logger, list[logging.LogRecord]]]:
+    """A logger of its own (``<prefix>.<random>``, DEBUG, not propagating) and the list of every
+    record it gets; its handler is removed on exit."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger(f"{prefix}.{uuid.uuid4().hex}")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        yield logger, records
+    finally:
+        logger.removeHandler(handler)

@@ -37,9 +37,14 @@ from tests.fakebroker import (
     FakeBroker,
     connack,
 )
-from tests.integration.helpers import V1, V2, wait_until
+from tests.integration.fakeclient import (
+    WAIT_S,
+    assert_no_new_connection,
+    client_factory,
+    start,
+)
+from tests.integration.helpers import V1, V2, private_logger, run_threads, wait_until
 
-WAIT_S = 5.0
 APIS = [V1, V2]
 API_IDS = ["v1", "v2"]
 PROTOCOLS = [mqtt.MQTTv311, mqtt.MQTTv5]
@@ -115,74 +120,20 @@ def closed_port() -> int:
     return port
 
 
-def _close_all(broker: FakeBroker) -> None:
-    for connection in broker.connections:
-        connection.close()
-    while True:
-        try:
-            broker.accept(timeout=0.0).close()
-        except (AssertionError, OSError):
-            return
-
-
-def _stop(clients: list[mqtt.Client], broker: FakeBroker | None) -> None:
-    for client in clients:
-        if client._thread is not None:
-            client.disconnect()
-    if broker is not None:
-        _close_all(broker)
-    for client in clients:
-        client.disconnect()
-        client.loop_stop()
-    if broker is not None:
-        _close_all(broker)
-
-
 @pytest.fixture
 def make_client(fake_broker: FakeBroker) -> Iterator[Callable[..., mqtt.Client]]:
     """Clients for the fake broker; all stopped after the test."""
-    made: list[mqtt.Client] = []
-
-    def make(api: mqtt.CallbackAPIVersion = V2, **kwargs: Any) -> mqtt.Client:
-        kwargs.setdefault("client_id", "cid")
-        client = mqtt.Client(api, **kwargs)
-        client.reconnect_delay_set(0.05, 0.1)
-        made.append(client)
-        return client
-
-    yield make
-    _stop(made, fake_broker)
+    with client_factory(fake_broker) as make:
+        yield make
 
 
 @pytest.fixture
 def real_client() -> Iterator[Callable[..., mqtt.Client]]:
     """Clients for mosquitto (unique ids); all stopped after the test."""
-    made: list[mqtt.Client] = []
-
-    def make(api: mqtt.CallbackAPIVersion = V2, **kwargs: Any) -> mqtt.Client:
-        kwargs.setdefault("client_id", f"cb-{uuid.uuid4().hex[:10]}")
-        client = mqtt.Client(api, **kwargs)
-        client.reconnect_delay_set(0.05, 0.2)
-        made.append(client)
-        return client
-
-    yield make
-    _stop(made, None)
-
-
-def start(
-    client: mqtt.Client,
-    broker: FakeBroker,
-    *,
-    version: int = 4,
-    connack_bytes: bytes | None = None,
-    **connect_kwargs: Any,
-) -> None:
-    client.connect("127.0.0.1", broker.port, **connect_kwargs)
-    client.loop_start()
-    broker.expect(CONNECT, WAIT_S)
-    broker.send(connack_bytes if connack_bytes is not None else connack(False, 0, version))
-    wait_until(client.is_connected, WAIT_S)
+    with client_factory(
+        client_id=lambda: f"cb-{uuid.uuid4().hex[:10]}", reconnect_delay=(0.05, 0.2)
+    ) as make:
+        yield make
 
 
 # =================================================================================================
@@ -533,18 +484,7 @@ def test_on_log_receives_packet_traffic(make_client, fake_broker, api):
 
 
 def test_enable_logger_receives_packet_traffic(make_client, fake_broker):
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger(f"cbtest.{uuid.uuid4().hex}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    handler = Keep()
-    logger.addHandler(handler)
-    try:
+    with private_logger("cbtest") as (logger, records):
         client = make_client()
         client.enable_logger(logger)
         assert client.logger is logger
@@ -552,8 +492,6 @@ def test_enable_logger_receives_packet_traffic(make_client, fake_broker):
         messages = "\n".join(r.getMessage() for r in records)
         assert "CONNACK" in messages
         assert all(r.levelno == logging.DEBUG for r in records if "CONNACK" in r.getMessage())
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_on_log_gets_callback_exceptions(make_client, fake_broker):
@@ -578,27 +516,18 @@ def test_on_log_gets_callback_exceptions(make_client, fake_broker):
 
 
 def test_enable_logger_and_on_log_both_receive(make_client):
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger(f"cbtest.{uuid.uuid4().hex}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    logger.addHandler(Keep())
-    calls = Calls()
-    client = make_client()
-    calls.attach(client, "on_log")
-    client.enable_logger(logger)
-    client.on_connect_fail = lambda c, u: None
-    client.connect_async("127.0.0.1", closed_port())
-    client.loop_start()
-    wait_until(lambda: calls.count("on_log") >= 1 and len(records) >= 1, WAIT_S)
-    client.loop_stop()
-    client.disable_logger()
-    assert client.logger is None
+    with private_logger("cbtest") as (logger, records):
+        calls = Calls()
+        client = make_client()
+        calls.attach(client, "on_log")
+        client.enable_logger(logger)
+        client.on_connect_fail = lambda c, u: None
+        client.connect_async("127.0.0.1", closed_port())
+        client.loop_start()
+        wait_until(lambda: calls.count("on_log") >= 1 and len(records) >= 1, WAIT_S)
+        client.loop_stop()
+        client.disable_logger()
+        assert client.logger is None
 
 
 # --- on_pre_connect -----------------------------------------------------------------------------------
@@ -1206,11 +1135,7 @@ def test_wait_for_publish_from_other_threads_while_loop_runs(mosquitto, real_cli
         except BaseException as exc:
             errors.append(exc)
 
-    workers = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(WAIT_S * 3)
+    workers = run_threads(worker, 4, WAIT_S * 3)
     assert not any(w.is_alive() for w in workers)
     assert errors == []
     assert len(published) == 200
@@ -1227,11 +1152,7 @@ def test_publishes_from_many_threads_all_reach_the_broker(make_client, fake_brok
         for i in range(per_thread):
             client.publish("many", f"{n}-{i}".encode())
 
-    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(WAIT_S)
+    run_threads(worker, threads, WAIT_S)
     payloads = {
         fake_broker.expect(PUBLISH, WAIT_S).decoded.payload for _ in range(threads * per_thread)
     }
@@ -1428,11 +1349,7 @@ def test_concurrent_publishers_and_reentrant_callbacks(mosquitto, real_client):
         except BaseException as exc:
             errors.append(exc)
 
-    workers = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(WAIT_S * 3)
+    workers = run_threads(worker, 4, WAIT_S * 3)
     assert errors == [] and not any(w.is_alive() for w in workers)
     wait_until(lambda: len(echoes) == 400, WAIT_S * 2)
 
@@ -1553,8 +1470,3 @@ def test_suppress_exceptions_logs_and_continues(make_client, fake_broker, api):
     errors = [a for a in calls.get("on_log") if a[0] == mqtt.MQTT_LOG_ERR]
     assert any("on_message" in a[1] and "suppressed" in a[1] for a in errors)
     assert any("on_publish" in a[1] for a in errors)
-
-
-def assert_no_new_connection(broker: FakeBroker, duration_s: float = 0.3) -> None:
-    with pytest.raises(AssertionError, match="no client connected"):
-        broker.accept(timeout=duration_s)

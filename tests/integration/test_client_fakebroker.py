@@ -41,31 +41,21 @@ from tests.fakebroker import (
     connack,
     split_packets,
 )
+from tests.fakebroker import frame as _frame
+from tests.fakebroker import length_prefixed as _s
+from tests.fakebroker import vbi as _vbi
+from tests.integration.fakeclient import (
+    WAIT_S,
+    assert_no_new_connection,
+    client_factory,
+    first_connect,
+    start,
+)
 from tests.integration.helpers import V1, V2, Recorder, wait_until
 
-WAIT_S = 5.0
 GENERATED_ID = re.compile(r"[0-9A-Za-z]{22}")
 
 # --- byte builders (independent of the library's encoder) ----------------------------------------
-
-
-def _s(value: str | bytes) -> bytes:
-    """A UTF-8 string / Binary Data field: two-byte length, then the bytes."""
-    data = value.encode("utf-8") if isinstance(value, str) else value
-    return len(data).to_bytes(2, "big") + data
-
-
-def _vbi(number: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, number = number % 128, number // 128
-        out.append(byte | (0x80 if number else 0))
-        if not number:
-            return bytes(out)
-
-
-def _frame(first: int, body: bytes) -> bytes:
-    return bytes([first]) + _vbi(len(body)) + body
 
 
 def _props(body: bytes) -> bytes:
@@ -131,67 +121,12 @@ def packet_id(packet: RawPacket) -> int:
 # --- client lifecycle --------------------------------------------------------------------------------
 
 
-def _close_all(broker: FakeBroker) -> None:
-    """Close every connection of the fake broker, including ones still in the listen backlog."""
-    for connection in broker.connections:
-        connection.close()
-    while True:
-        try:
-            broker.accept(timeout=0.0).close()
-        except (AssertionError, OSError):
-            return
-
-
 @pytest.fixture
 def make_client(fake_broker: FakeBroker) -> Iterator[Callable[..., mqtt.Client]]:
     """``make_client(api=V2, protocol=MQTTv311, **Client kwargs)``; every client made is
     disconnected and its loop stopped after the test."""
-    made: list[mqtt.Client] = []
-
-    def make(api: mqtt.CallbackAPIVersion = V2, **kwargs: Any) -> mqtt.Client:
-        kwargs.setdefault("client_id", "cid")
-        client = mqtt.Client(api, **kwargs)
-        client.reconnect_delay_set(0.05, 0.1)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        if client._thread is not None:
-            client.disconnect()
-    _close_all(fake_broker)
-    for client in made:
-        client.disconnect()
-        client.loop_stop()
-    _close_all(fake_broker)
-
-
-def start(
-    client: mqtt.Client,
-    broker: FakeBroker,
-    *,
-    version: int = 4,
-    session_present: bool = False,
-    **connect_kwargs: Any,
-) -> RawPacket:
-    """connect() + loop_start(); answer CONNECT with CONNACK 0; wait until connected."""
-    client.connect("127.0.0.1", broker.port, **connect_kwargs)
-    client.loop_start()
-    connect = broker.expect(CONNECT, WAIT_S)
-    broker.send(connack(session_present, 0, version))
-    wait_until(client.is_connected, WAIT_S)
-    return connect
-
-
-def first_connect(client: mqtt.Client, broker: FakeBroker, **connect_kwargs: Any) -> RawPacket:
-    """connect() without a loop (the caller's thread writes CONNECT); return CONNECT."""
-    client.connect("127.0.0.1", broker.port, **connect_kwargs)
-    return broker.expect(CONNECT, WAIT_S)
-
-
-def assert_no_new_connection(broker: FakeBroker, duration_s: float = 0.3) -> None:
-    with pytest.raises(AssertionError, match="no client connected"):
-        broker.accept(timeout=duration_s)
+    with client_factory(fake_broker) as make:
+        yield make
 
 
 # =================================================================================================
@@ -658,32 +593,27 @@ def test_downgrade_to_v31_on_protocol_refusal(make_client, fake_broker):
     wait_until(lambda: calls == ["connect"], WAIT_S)
 
 
-def test_downgrade_to_v31_with_empty_client_id_generates_one(make_client, fake_broker):
-    client = make_client(client_id="")
-    client.connect("127.0.0.1", fake_broker.port)
-    client.loop_start()
-    assert bytes(fake_broker.expect(CONNECT, WAIT_S)) == connect_bytes("", level=4)
-    fake_broker.send(connack(False, 1))
-    retry = fake_broker.expect(CONNECT, WAIT_S)
+def _empty_id_refused_then_generated(
+    client: mqtt.Client, broker: FakeBroker, code: int, retry_level: int
+) -> None:
+    """A 3.1.1 CONNECT with an empty client id, refused with CONNACK ``code``: the retry (at
+    protocol level ``retry_level``) carries a generated id, and is accepted."""
+    assert bytes(start(client, broker, answer=False)) == connect_bytes("", level=4)
+    broker.send(connack(False, code))
+    retry = broker.expect(CONNECT, WAIT_S)
     generated = retry.decoded.client_id
     assert GENERATED_ID.fullmatch(generated), generated
-    assert bytes(retry) == connect_bytes(generated, level=3)
-    fake_broker.send(connack(False, 0))
+    assert bytes(retry) == connect_bytes(generated, level=retry_level)
+    broker.send(connack(False, 0))
     wait_until(client.is_connected, WAIT_S)
+
+
+def test_downgrade_to_v31_with_empty_client_id_generates_one(make_client, fake_broker):
+    _empty_id_refused_then_generated(make_client(client_id=""), fake_broker, 1, retry_level=3)
 
 
 def test_rejected_empty_client_id_retries_with_random_id(make_client, fake_broker):
-    client = make_client(client_id="")
-    client.connect("127.0.0.1", fake_broker.port)
-    client.loop_start()
-    assert bytes(fake_broker.expect(CONNECT, WAIT_S)) == connect_bytes("", level=4)
-    fake_broker.send(connack(False, 2))
-    retry = fake_broker.expect(CONNECT, WAIT_S)
-    generated = retry.decoded.client_id
-    assert GENERATED_ID.fullmatch(generated), generated
-    assert bytes(retry) == connect_bytes(generated, level=4)
-    fake_broker.send(connack(False, 0))
-    wait_until(client.is_connected, WAIT_S)
+    _empty_id_refused_then_generated(make_client(client_id=""), fake_broker, 2, retry_level=4)
 
 
 # =================================================================================================

@@ -4,7 +4,6 @@ no QoS 1 message lost, no QoS 2 message lost or duplicated, no reconnect storm."
 
 from __future__ import annotations
 
-import collections
 import random
 import threading
 import time
@@ -13,72 +12,10 @@ import uuid
 import pytest
 
 import mqttclient.client as mqtt
-from mqttclient.packettypes import PacketTypes
-from mqttclient.properties import Properties
 from tests.brokers import Listener
 from tests.faultproxy import FaultProxy
-from tests.integration.helpers import V2, Recorder, wait_until
-
-
-class Counter:
-    """Counts numbered messages per QoS as a plain subscriber receives them."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.seen: dict[int, collections.Counter[int]] = {
-            1: collections.Counter(),
-            2: collections.Counter(),
-        }
-
-    def on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        qos = int(msg.topic.rsplit("/", 1)[1])
-        with self.lock:
-            self.seen[qos][int(msg.payload)] += 1
-
-    def complete(self, n: int) -> bool:
-        with self.lock:
-            return len(self.seen[1]) == n and len(self.seen[2]) == n
-
-    def summary(self, n: int) -> tuple[int, int, int]:
-        with self.lock:
-            lost1 = n - len(self.seen[1])
-            lost2 = n - len(self.seen[2])
-            dup2 = sum(c - 1 for c in self.seen[2].values() if c > 1)
-        return lost1, lost2, dup2
-
-
-def _subscriber(port: int, base: str, counter: Counter) -> mqtt.Client:
-    sub = mqtt.Client(V2, client_id=f"counter-{uuid.uuid4().hex[:6]}")
-    sub.on_message = counter.on_message
-    rec = Recorder()
-    sub.on_subscribe = rec.record("on_subscribe")
-    sub.connect("127.0.0.1", port)
-    sub.loop_start()
-    sub.subscribe(f"{base}/#", qos=2)
-    wait_until(lambda: rec.count("on_subscribe") == 1)
-    return sub
-
-
-def _publisher(protocol: mqtt.MQTTProtocolVersion) -> tuple[mqtt.Client, Recorder]:
-    kwargs: dict[str, object] = {}
-    if protocol != mqtt.MQTTv5:
-        kwargs["clean_session"] = False  # QoS 2 exactly-once across reconnects needs the session
-    pub = mqtt.Client(V2, client_id=f"pub-{uuid.uuid4().hex[:8]}", protocol=protocol, **kwargs)  # type: ignore[arg-type]
-    pub.reconnect_delay_set(0.02, 0.2)
-    rec = Recorder()
-    rec.attach(pub, "on_connect", "on_disconnect")
-    return pub, rec
-
-
-def _session_props(protocol: mqtt.MQTTProtocolVersion) -> dict[str, object]:
-    if protocol != mqtt.MQTTv5:
-        return {}
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 300
-    # Clean only on the first connect (paho's default, MQTT_CLEAN_START_FIRST_ONLY): automatic
-    # reconnects resume the session, which QoS 2 exactly-once across a cut needs (a clean start
-    # on every reconnect would drop the broker's copy of a message between PUBREC and PUBREL).
-    return {"clean_start": mqtt.MQTT_CLEAN_START_FIRST_ONLY, "properties": props}
+from tests.integration.counting import Counter, publisher, report, session_props, subscriber
+from tests.integration.helpers import V2, Recorder, stop, wait_until
 
 
 @pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5], ids=["v311", "v5"])
@@ -88,12 +25,12 @@ def test_link_cut_every_few_hundred_ms_loses_nothing(mosquitto_factory, protocol
     n = 1500
     base = f"cuts/{uuid.uuid4().hex[:8]}"
     counter = Counter()
-    sub = _subscriber(mosquitto.port(), base, counter)
-    pub, rec = _publisher(protocol)
+    sub = subscriber(mosquitto.port(), base, counter)
+    pub, rec = publisher(protocol)
     rng = random.Random(1234)
     with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
         try:
-            pub.connect("127.0.0.1", proxy.port, keepalive=5, **_session_props(protocol))  # type: ignore[arg-type]
+            pub.connect("127.0.0.1", proxy.port, keepalive=5, **session_props(protocol))  # type: ignore[arg-type]
             pub.loop_start()
 
             def publish_over_time() -> None:
@@ -114,18 +51,10 @@ def test_link_cut_every_few_hundred_ms_loses_nothing(mosquitto_factory, protocol
             feeder.join(10)
             wait_until(lambda: counter.complete(n), timeout=20)
         finally:
-            pub.disconnect()
-            pub.loop_stop()
-            sub.disconnect()
-            sub.loop_stop()
-        lost1, lost2, dup2 = counter.summary(n)
+            stop(pub, sub)
         connects = rec.count("on_connect")
-        with capsys.disabled():
-            print(
-                f"\n[{protocol.name}] {n} QoS1 + {n} QoS2 through {proxy.cuts} cuts: "
-                f"lost QoS1={lost1} lost QoS2={lost2} dup QoS2={dup2}, connects={connects}"
-            )
-        assert (lost1, lost2, dup2) == (0, 0, 0)
+        via, extra = f" through {proxy.cuts} cuts", f", connects={connects}"
+        assert report(capsys, counter, n, protocol.name, via, extra) == (0, 0, 0)
         assert proxy.cuts >= 3, "the test must actually cut the link"
         # No reconnect storm: about one connect per cut (plus the first).
         assert connects <= proxy.cuts + 3
@@ -153,7 +82,7 @@ def test_broker_restart_mid_stream_loses_nothing(mosquitto_factory, tmp_path, ca
     sub.subscribe(f"{base}/#", qos=2)
     wait_until(lambda: srec.count("on_subscribe") == 1)
 
-    pub, rec = _publisher(mqtt.MQTTv311)
+    pub, rec = publisher(mqtt.MQTTv311)
     pub.reconnect_delay_set(0.05, 0.3)
     try:
         pub.connect("127.0.0.1", broker.port())
@@ -167,21 +96,13 @@ def test_broker_restart_mid_stream_loses_nothing(mosquitto_factory, tmp_path, ca
                 broker.start()
         wait_until(lambda: counter.complete(n), timeout=30)
     finally:
-        pub.disconnect()
-        pub.loop_stop()
-        sub.disconnect()
-        sub.loop_stop()
-    lost1, lost2, dup2 = counter.summary(n)
-    with capsys.disabled():
-        print(
-            f"\n[restart] {n} QoS1 + {n} QoS2: lost QoS1={lost1} lost QoS2={lost2} dup QoS2={dup2}"
-        )
-    assert (lost1, lost2, dup2) == (0, 0, 0)
+        stop(pub, sub)
+    assert report(capsys, counter, n, "restart") == (0, 0, 0)
     assert rec.count("on_connect") >= 2 and rec.count("on_disconnect") >= 1
 
 
 def test_stalled_link_detected_by_keepalive_and_reconnected(mosquitto):
-    pub, rec = _publisher(mqtt.MQTTv311)
+    pub, rec = publisher(mqtt.MQTTv311)
     with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
         try:
             pub.connect("127.0.0.1", proxy.port, keepalive=1)
@@ -208,8 +129,8 @@ def test_link_cut_at_random_bytes_loses_nothing(mosquitto_factory, capsys):
     n = 1000
     base = f"torn/{uuid.uuid4().hex[:8]}"
     counter = Counter()
-    sub = _subscriber(mosquitto.port(), base, counter)
-    pub, rec = _publisher(mqtt.MQTTv311)
+    sub = subscriber(mosquitto.port(), base, counter)
+    pub, rec = publisher(mqtt.MQTTv311)
     rng = random.Random(99)
     with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
         try:
@@ -226,17 +147,9 @@ def test_link_cut_at_random_bytes_loses_nothing(mosquitto_factory, capsys):
                 proxy.cut_after(rng.randint(300, 4000) if proxy.cuts < 25 else None)
             wait_until(lambda: counter.complete(n), timeout=20)
         finally:
-            pub.disconnect()
-            pub.loop_stop()
-            sub.disconnect()
-            sub.loop_stop()
-        lost1, lost2, dup2 = counter.summary(n)
-        with capsys.disabled():
-            print(
-                f"\n[torn] {n} QoS1 + {n} QoS2 through {proxy.cuts} cuts at random bytes: "
-                f"lost QoS1={lost1} lost QoS2={lost2} dup QoS2={dup2}"
-            )
-    assert (lost1, lost2, dup2) == (0, 0, 0)
+            stop(pub, sub)
+        counts = report(capsys, counter, n, "torn", f" through {proxy.cuts} cuts at random bytes")
+    assert counts == (0, 0, 0)
     assert proxy.cuts >= 3
     assert rec.count("on_connect") <= proxy.cuts + 3
 
@@ -247,8 +160,8 @@ def test_tiny_fragments_and_refused_connections(mosquitto, capsys):
     n = 200
     base = f"frag/{uuid.uuid4().hex[:8]}"
     counter = Counter()
-    sub = _subscriber(mosquitto.port(), base, counter)
-    pub, rec = _publisher(mqtt.MQTTv311)
+    sub = subscriber(mosquitto.port(), base, counter)
+    pub, rec = publisher(mqtt.MQTTv311)
     with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
         try:
             proxy.fragment(1)
@@ -269,14 +182,6 @@ def test_tiny_fragments_and_refused_connections(mosquitto, capsys):
             proxy.refuse(False)
             wait_until(lambda: counter.complete(n), timeout=20)
         finally:
-            pub.disconnect()
-            pub.loop_stop()
-            sub.disconnect()
-            sub.loop_stop()
-    lost1, lost2, dup2 = counter.summary(n)
-    with capsys.disabled():
-        print(
-            f"\n[fragments] {n} QoS1 + {n} QoS2: lost QoS1={lost1} lost QoS2={lost2} dup QoS2={dup2}"
-        )
-    assert (lost1, lost2, dup2) == (0, 0, 0)
+            stop(pub, sub)
+    assert report(capsys, counter, n, "fragments") == (0, 0, 0)
     assert refused_attempts == 1 and rec.count("on_connect") >= 2

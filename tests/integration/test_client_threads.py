@@ -8,7 +8,7 @@ import time
 import uuid
 
 import mqttclient.client as mqtt
-from tests.integration.helpers import V2, Recorder, running, wait_until
+from tests.integration.helpers import V2, Recorder, run_threads, running, wait_until
 
 # mosquitto drops messages for a subscriber that falls more than max_queued_messages (1000 by
 # default) behind; the counting tests must measure the client, not that broker limit.
@@ -42,11 +42,7 @@ def test_eight_threads_publishing_mixed_qos(mosquitto_factory, capsys):
     with running(sub, mosquitto.port()), running(pub, mosquitto.port()):
         sub.subscribe(f"{base}/#", 2)
         wait_until(lambda: rec.count("on_subscribe") == 1)
-        workers = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join(30)
+        run_threads(worker, threads, 30)
         for per in infos:
             for info in per:
                 info.wait_for_publish(20)

@@ -39,9 +39,10 @@ from mqttclient.errors import (
     ProxyError,
     TLSError,
 )
-from tests.brokers import Certs, Listener, Microsocks, Mosquitto, Tinyproxy, track
-from tests.faultproxy import FaultProxy
+from tests.brokers import Certs, Listener, Microsocks, Mosquitto, Tinyproxy
+from tests.faultproxy import RecordingRelay
 from tests.integration.helpers import V2, Recorder, wait_until
+from tests.servers import OneShotServer, SilentServer, server_tls_context
 
 IO_TIMEOUT_S = 5.0
 requires_pysocks = pytest.mark.skipif(
@@ -54,87 +55,10 @@ SLACK_S = 3.0
 # --- servers ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _broker(tmp_path_factory: pytest.TempPathFactory, certs: Certs) -> Iterator[Mosquitto]:
-    listeners = [
-        Listener("tcp"),
-        Listener("ws"),
-        Listener("tls"),
-        Listener("wss"),
-        Listener("unix"),
-        Listener("tls", name="mtls", require_certificate=True, use_identity_as_username=True),
-        Listener("tls", name="expired", server_cert="expired"),
-        Listener("tls", name="wrong_host", server_cert="wrong_host"),
-    ]
-    broker = Mosquitto(tmp_path_factory.mktemp("client-transports"), listeners, certs=certs)
-    broker.start()
-    yield broker
-    broker.close()
-
-
 @pytest.fixture
-def broker(request: pytest.FixtureRequest, _broker: Mosquitto) -> Mosquitto:
+def broker(every_listener_broker: Mosquitto) -> Mosquitto:
     """One mosquitto with every kind of listener, shared by this module (do not stop it)."""
-    if not _broker.running:
-        _broker.start()
-    track(request, _broker)
-    return _broker
-
-
-class RecordingRelay(FaultProxy):
-    """A TCP relay that keeps every byte the client sent to the broker (``sent``); ``cut()``
-    resets the connections, which makes the client reconnect."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.sent = bytearray()
-        self._record_lock = threading.Lock()
-        super().__init__(upstream)
-
-    def _send_all(self, dst: socket.socket, data: bytes) -> bool:
-        try:
-            to_broker = dst.getpeername() == self.upstream
-        except OSError:
-            to_broker = False
-        if to_broker:
-            with self._record_lock:
-                self.sent += data
-        return super()._send_all(dst, data)
-
-    def seen(self) -> bytes:
-        with self._record_lock:
-            return bytes(self.sent)
-
-
-@pytest.fixture
-def relay_factory() -> Iterator[Callable[[int], RecordingRelay]]:
-    made: list[RecordingRelay] = []
-
-    def make(port: int) -> RecordingRelay:
-        relay = RecordingRelay(("127.0.0.1", port))
-        made.append(relay)
-        return relay
-
-    yield make
-    for relay in made:
-        relay.close()
-
-
-class SilentServer:
-    """Accepts TCP connections (in the kernel backlog) and never says a word."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def silent_server() -> Iterator[SilentServer]:
-    server = SilentServer()
-    yield server
-    server.close()
+    return every_listener_broker
 
 
 @pytest.fixture
@@ -399,25 +323,16 @@ def test_tls_send_failure_releases_the_callers_buffer(certs: Certs) -> None:
     # The transport-level cause of the regression above, made deterministic: a server that
     # completes the handshake and resets the connection; the failed send must not keep a view
     # of the caller's bytearray alive while the exception is held.
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(certs.server_cert, certs.server_key)
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        listener.settimeout(IO_TIMEOUT_S)
+    def reset(tls: socket.socket) -> None:
+        tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        tls.close()  # RST
 
-        def serve() -> None:
-            with contextlib.suppress(OSError):
-                conn, _ = listener.accept()
-                tls = server_context.wrap_socket(conn, server_side=True)
-                tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
-                tls.close()  # RST
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
+    with OneShotServer(reset, tls=server_tls_context(certs)) as server:
         context = build_tls_context(ca_certs=certs.ca)
-        port = listener.getsockname()[1]
+        port = server.port
         transport = open_transport(ConnectParams("localhost", port, tls=TLSSettings(context)))
         try:
-            thread.join(IO_TIMEOUT_S)
+            server.join()
             buf = bytearray(b"\x10\x0c" + b"\0" * 12)
             with pytest.raises(OSError) as info:  # holds the exception (and its traceback)
                 end = time.monotonic() + IO_TIMEOUT_S
@@ -432,34 +347,23 @@ def test_tls_send_failure_releases_the_callers_buffer(certs: Certs) -> None:
 
 def test_alpn_is_offered(certs: Certs) -> None:
     # mosquitto 2.0.11 does not negotiate ALPN: a small TLS MQTT server records what it saw.
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(certs.server_cert, certs.server_key)
-    server_context.set_alpn_protocols(["x-amzn-mqtt-ca"])
     selected: queue.Queue[Optional[str]] = queue.Queue()
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        listener.settimeout(IO_TIMEOUT_S)
 
-        def serve() -> None:
-            with contextlib.suppress(OSError):
-                conn, _ = listener.accept()
-                with server_context.wrap_socket(conn, server_side=True) as tls:
-                    tls.settimeout(IO_TIMEOUT_S)
-                    selected.put(tls.selected_alpn_protocol())
-                    tls.recv(1024)  # CONNECT
-                    tls.sendall(bytes.fromhex("20 02 00 00"))  # CONNACK accepted
-                    while tls.recv(1024):  # until the client's DISCONNECT and close
-                        pass
+    def serve(tls: ssl.SSLSocket) -> None:
+        tls.settimeout(IO_TIMEOUT_S)
+        selected.put(tls.selected_alpn_protocol())
+        tls.recv(1024)  # CONNECT
+        tls.sendall(bytes.fromhex("20 02 00 00"))  # CONNACK accepted
+        while tls.recv(1024):  # until the client's DISCONNECT and close
+            pass
 
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
+    context = server_tls_context(certs, alpn=["x-amzn-mqtt-ca"])
+    with OneShotServer(serve, tls=context) as server:
         client = new_client()
         client.tls_set(ca_certs=certs.ca, alpn_protocols=["x-amzn-mqtt-ca"])
-        try:
-            with connected(client, "localhost", listener.getsockname()[1]):
-                assert client.socket().selected_alpn_protocol() == "x-amzn-mqtt-ca"
-                assert selected.get(timeout=IO_TIMEOUT_S) == "x-amzn-mqtt-ca"
-        finally:
-            thread.join(IO_TIMEOUT_S)
+        with connected(client, "localhost", server.port):
+            assert client.socket().selected_alpn_protocol() == "x-amzn-mqtt-ca"
+            assert selected.get(timeout=IO_TIMEOUT_S) == "x-amzn-mqtt-ca"
 
 
 def test_alpn_offered_to_a_broker_without_alpn(broker: Mosquitto, certs: Certs) -> None:

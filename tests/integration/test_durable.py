@@ -32,7 +32,7 @@ import mqttclient.client as mqtt
 from mqttclient import SqliteStore
 from tests.brokers import Mosquitto
 
-from .helpers import V2, wait_until
+from .helpers import V2, running, wait_until
 
 PUBLISHER = Path(__file__).with_name("durable_publisher.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -305,24 +305,12 @@ def listening(port: int, topic: str, protocol: int = mqtt.MQTTv5) -> Iterator[In
         client.loop_stop()
 
 
-@contextmanager
-def online(client: mqtt.Client, port: int) -> Iterator[mqtt.Client]:
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        wait_until(client.is_connected)
-        yield client
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
 def test_refuse_when_full(mosquitto: Mosquitto) -> None:
     client = mqtt.Client(V2, protocol=mqtt.MQTTv5)
     client.max_queued_messages_set(3)
     infos = [client.publish("bounds/refuse", str(n), 1) for n in range(5)]
     assert [i.rc for i in infos] == [mqtt.MQTT_ERR_NO_CONN] * 3 + [mqtt.MQTT_ERR_QUEUE_SIZE] * 2
-    with listening(mosquitto.port(), "bounds/refuse") as inbox, online(client, mosquitto.port()):
+    with listening(mosquitto.port(), "bounds/refuse") as inbox, running(client, mosquitto.port()):
         for info in infos[:3]:
             info.wait_for_publish(10)
         wait_until(lambda: len(inbox.payloads()) == 3)
@@ -334,7 +322,7 @@ def test_drop_oldest_by_bytes(mosquitto: Mosquitto) -> None:
     client.max_queued_bytes_set(30).queue_full_policy_set("drop_oldest")
     infos = [client.publish("bounds/drop", f"{n}".zfill(10), 2) for n in range(5)]
     assert [i.rc for i in infos[:2]] == [mqtt.MQTT_ERR_QUEUE_SIZE] * 2  # dropped to make room
-    with listening(mosquitto.port(), "bounds/drop") as inbox, online(client, mosquitto.port()):
+    with listening(mosquitto.port(), "bounds/drop") as inbox, running(client, mosquitto.port()):
         for info in infos[2:]:
             info.wait_for_publish(10)
         wait_until(lambda: len(inbox.payloads()) == 3)
@@ -352,7 +340,7 @@ def test_qos0_queued_offline_is_delivered_after_connect(mosquitto: Mosquitto) ->
     client.publish("q0/offline", b"b", 1)
     last = client.publish("q0/offline", b"c", 0)
     assert first.rc == mqtt.MQTT_ERR_NO_CONN and first.seq == 1
-    with listening(mosquitto.port(), "q0/offline") as inbox, online(client, mosquitto.port()):
+    with listening(mosquitto.port(), "q0/offline") as inbox, running(client, mosquitto.port()):
         last.wait_for_publish(10)
         wait_until(lambda: len(inbox.payloads()) == 3)
     assert inbox.payloads() == [b"a", b"b", b"c"]
@@ -370,7 +358,7 @@ def test_message_expiry_is_honoured_while_queued(mosquitto: Mosquitto) -> None:
     short = client.publish("expiry/t", b"short", 1, properties=expiring(1))
     client.publish("expiry/t", b"long", 1, properties=expiring(60))
     time.sleep(1.3)  # the short one expires while queued
-    with listening(mosquitto.port(), "expiry/t") as inbox, online(client, mosquitto.port()):
+    with listening(mosquitto.port(), "expiry/t") as inbox, running(client, mosquitto.port()):
         wait_until(lambda: len(inbox.payloads()) == 1)
         time.sleep(0.2)
     assert inbox.payloads() == [b"long"]
@@ -396,7 +384,7 @@ def test_restored_messages_complete_with_on_publish(mosquitto: Mosquitto, tmp_pa
         restored = second.restored_messages()
         assert [(i.seq, i.mid) for i in restored] == [(1, 1), (2, 2), (3, 3)]
         assert second.publish("restore/t", b"new", 1).seq == 4
-        with online(second, mosquitto.port()):
+        with running(second, mosquitto.port()):
             for info in restored:
                 info.wait_for_publish(10)
                 assert info.is_published()
@@ -415,7 +403,7 @@ def test_resubscribe_after_a_restart_without_a_broker_session(
         first = mqtt.Client(V2, "resubscriber", protocol=mqtt.MQTTv5, store=store)
         acked = threading.Event()
         first.on_subscribe = lambda *args: acked.set()
-        with online(first, mosquitto.port()):
+        with running(first, mosquitto.port()):
             first.subscribe("resub/#", 1)
             assert acked.wait(10)
     with SqliteStore(path) as store:
@@ -426,9 +414,9 @@ def test_resubscribe_after_a_restart_without_a_broker_session(
         second.on_message = inbox.on_message
         subacks: list[int] = []
         second.on_subscribe = lambda c, u, mid, codes, props: subacks.append(mid)
-        with online(second, mosquitto.port()):  # clean start: the broker has no session
+        with running(second, mosquitto.port()):  # clean start: the broker has no session
             wait_until(lambda: subacks)
             sender = mqtt.Client(V2)
-            with online(sender, mosquitto.port()):
+            with running(sender, mosquitto.port()):
                 sender.publish("resub/x", b"hello", 1).wait_for_publish(10)
             wait_until(lambda: inbox.payloads() == [b"hello"])

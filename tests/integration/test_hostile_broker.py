@@ -35,28 +35,14 @@ from tests.fakebroker import (
     RawPacket,
     connack,
 )
-from tests.integration.helpers import V2, Recorder, wait_until
+from tests.fakebroker import frame as _frame
+from tests.fakebroker import length_prefixed as _s
+from tests.fakebroker import vbi as _vbi
+from tests.integration import fakeclient
+from tests.integration.fakeclient import WAIT_S, client_factory
+from tests.integration.helpers import Recorder, wait_until
 
-WAIT_S = 5.0
 MAX_RL = 268_435_455  # the largest Remaining Length the encoding allows (0xFF 0xFF 0xFF 0x7F)
-
-
-def _s(value: str | bytes) -> bytes:
-    data = value.encode("utf-8") if isinstance(value, str) else value
-    return len(data).to_bytes(2, "big") + data
-
-
-def _vbi(number: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, number = number % 128, number // 128
-        out.append(byte | (0x80 if number else 0))
-        if not number:
-            return bytes(out)
-
-
-def _frame(first: int, body: bytes) -> bytes:
-    return bytes([first]) + _vbi(len(body)) + body
 
 
 def publish(topic: str, payload: bytes, qos: int = 0, packet_id: int = 0) -> bytes:
@@ -66,47 +52,16 @@ def publish(topic: str, payload: bytes, qos: int = 0, packet_id: int = 0) -> byt
 # --- client lifecycle ------------------------------------------------------------------------------
 
 
-def _close_all(broker: FakeBroker) -> None:
-    for connection in broker.connections:
-        connection.close()
-    while True:
-        try:
-            broker.accept(timeout=0.0).close()
-        except (AssertionError, OSError):
-            return
-
-
 @pytest.fixture
 def make_client(fake_broker: FakeBroker) -> Iterator[Callable[..., mqtt.Client]]:
-    made: list[mqtt.Client] = []
-
-    def make(protocol: int = mqtt.MQTTv5) -> mqtt.Client:
-        client = mqtt.Client(V2, client_id="cid", protocol=protocol)
-        client.reconnect_delay_set(0.05, 0.1)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        if client._thread is not None:
-            client.disconnect()
-    _close_all(fake_broker)
-    for client in made:
-        client.disconnect()
-        client.loop_stop()
-    _close_all(fake_broker)
+    """``make_client(protocol=MQTTv5)``: V2 clients, all stopped after the test."""
+    with client_factory(fake_broker) as make:
+        yield lambda protocol=mqtt.MQTTv5: make(protocol=protocol)
 
 
-def start(
-    client: mqtt.Client, broker: FakeBroker, version: int = 5, answer: bool = True, **kw: Any
-) -> RawPacket:
-    client.connect("127.0.0.1", broker.port, **kw)
-    client.loop_start()
-    connect = broker.expect(CONNECT, WAIT_S)
-    if answer:
-        broker.send(connack(False, 0, version))
-        wait_until(client.is_connected, WAIT_S)
-    return connect
+def start(client: mqtt.Client, broker: FakeBroker, version: int = 5, **kw: Any) -> RawPacket:
+    """:func:`fakeclient.start`, MQTT 5.0 by default in this module."""
+    return fakeclient.start(client, broker, version=version, **kw)
 
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:

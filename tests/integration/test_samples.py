@@ -10,7 +10,7 @@ test_samples_transport.py.)
 from __future__ import annotations
 
 import collections
-import importlib.util
+import functools
 import json
 import re
 import subprocess
@@ -19,7 +19,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Optional
 
 import pytest
@@ -28,7 +27,8 @@ import mqttclient.client as mqtt
 from mqttclient.packettypes import PacketTypes
 from mqttclient.properties import Properties
 from tests.brokers import Mosquitto, free_port
-from tests.integration.helpers import V2, wait_until
+from tests.factories import closing_factory
+from tests.integration.helpers import V2, load_sample, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -40,6 +40,7 @@ MINE = [
     "shared_workers",
     "external_loop_select",
     "external_loop_asyncio",
+    "request_response",
 ]
 
 
@@ -65,14 +66,6 @@ def count_in_log(broker: Mosquitto, text: str) -> int:
     return (
         broker.log_path.read_text(errors="replace").count(text) if broker.log_path.exists() else 0
     )
-
-
-def load_sample(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"sample_{name}", SAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Observer:
@@ -109,16 +102,8 @@ class Observer:
 
 @pytest.fixture
 def observe(mosquitto: Mosquitto) -> Iterator[Any]:
-    made: list[Observer] = []
-
-    def make(topic_filter: str, v5: bool = False) -> Observer:
-        observer = Observer(mosquitto, topic_filter, v5)
-        made.append(observer)
-        return observer
-
-    yield make
-    for observer in made:
-        observer.close()
+    """``observe(topic_filter, v5=False)``: an :class:`Observer` on the session's mosquitto."""
+    yield from closing_factory(functools.partial(Observer, mosquitto))
 
 
 def clear_retained(broker: Mosquitto, topic: str) -> None:
@@ -422,3 +407,44 @@ def test_external_loop(mosquitto: Mosquitto, observe: Any, name: str) -> None:
     assert "5 of 5 messages came back" in done.stdout
     wait_until(lambda: len(observer.messages) == 5)
     assert observer.payloads(topic) == [f"message {n}".encode() for n in range(1, 6)]
+
+
+# --- request_response -----------------------------------------------------------------------------
+
+
+def test_request_response_both_sides(mosquitto: Mosquitto) -> None:
+    prefix = unique("samples/adder")
+    args = ["--prefix", prefix, "--count", "6", "--threads", "3", "--seed", "7"]
+    done = run_sample("request_response", *on_broker(mosquitto), *args)
+    assert done.returncode == 0, done.stderr
+    answers = re.findall(r"^sum of \[([\d., ]+)\] = (\S+)$", done.stdout, re.MULTILINE)
+    assert len(answers) == 6, done.stdout
+    for numbers, total in answers:  # each thread got the answer to its own request
+        assert sum(float(n) for n in numbers.split(",")) == float(total)
+    assert "6 of 6 requests answered" in done.stdout
+
+
+def test_request_response_serve_and_ask(mosquitto: Mosquitto) -> None:
+    prefix = unique("samples/adder")
+    client_id = unique("adder")
+    common = [*on_broker(mosquitto), "--prefix", prefix]
+    serve = ["--serve", "--client-id", client_id, "--max-requests", "1"]
+    with subprocess.Popen(
+        sample("request_response", *common, *serve),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    ) as service:
+        try:
+            wait_until(lambda: count_in_log(mosquitto, f"Sending SUBACK to {client_id}") > 0)
+            asked = run_sample("request_response", *common, "--ask", "2", "3.5")
+            assert asked.returncode == 0, asked.stderr
+            assert "sum of [2.0, 3.5] = 5.5" in asked.stdout
+            out, err = service.communicate(timeout=RUN_TIMEOUT_S)
+        finally:
+            if service.poll() is None:
+                service.kill()
+                service.wait(10)
+    assert service.returncode == 0, err
+    assert "answered 1 requests" in out

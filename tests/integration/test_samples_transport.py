@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib.util
 import json
 import os
 import queue
@@ -20,7 +19,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Callable, Optional
 from urllib.parse import quote_plus
 
@@ -28,8 +26,9 @@ import pytest
 
 import mqttclient.client as mqtt
 from tests.brokers import Certs, Listener, Microsocks, Mosquitto
-from tests.integration.helpers import V2, Recorder, wait_until
-from tests.integration.test_client_transports import RecordingRelay
+from tests.factories import closing_factory
+from tests.faultproxy import RecordingRelay
+from tests.integration.helpers import V2, Recorder, load_sample, wait_until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 RUN_TIMEOUT_S = 30.0
@@ -57,14 +56,6 @@ def run_sample(
     )
 
 
-def load_sample(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"sample_{name}", SAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class Subscriber:
     """A plain client on the broker's TCP listener collecting what arrives on a filter."""
 
@@ -89,30 +80,7 @@ class Subscriber:
 
 @pytest.fixture
 def subscriber_factory() -> Iterator[Callable[[int, str], Subscriber]]:
-    made: list[Subscriber] = []
-
-    def make(port: int, topic_filter: str) -> Subscriber:
-        sub = Subscriber(port, topic_filter)
-        made.append(sub)
-        return sub
-
-    yield make
-    for sub in made:
-        sub.close()
-
-
-@pytest.fixture
-def relay_factory() -> Iterator[Callable[[int], RecordingRelay]]:
-    made: list[RecordingRelay] = []
-
-    def make(port: int) -> RecordingRelay:
-        relay = RecordingRelay(("127.0.0.1", port))
-        made.append(relay)
-        return relay
-
-    yield make
-    for relay in made:
-        relay.close()
+    yield from closing_factory(Subscriber)
 
 
 @pytest.fixture

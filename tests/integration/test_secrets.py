@@ -17,9 +17,9 @@ from mqttclient._io.proxy import SOCKS5, ProxySettings
 from mqttclient.errors import TLSError
 from tests.brokers import Certs, Listener
 from tests.fakebroker import CONNECT, PUBACK, PUBLISH, FakeBroker, connack
+from tests.integration.fakeclient import WAIT_S, close_all, start
 from tests.integration.helpers import V2, wait_until
 
-WAIT_S = 5.0
 PASSWORD = "s3cret-pw"
 TOKEN = "tok-SECRET-9f8e7d"
 PROXY_PASSWORD = "proxy-pw-SECRET"
@@ -64,16 +64,6 @@ def capture(caplog: pytest.LogCaptureFixture) -> Iterator[Capture]:
     yield Capture(caplog)
 
 
-def _close_all(broker: FakeBroker) -> None:
-    for connection in broker.connections:
-        connection.close()
-    while True:
-        try:
-            broker.accept(timeout=0.0).close()
-        except (AssertionError, OSError):
-            return
-
-
 @pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5], ids=["v311", "v5"])
 def test_no_secrets_in_logs_or_reprs(fake_broker: FakeBroker, capture: Capture, protocol) -> None:
     version = 5 if protocol == mqtt.MQTTv5 else 4
@@ -86,12 +76,8 @@ def test_no_secrets_in_logs_or_reprs(fake_broker: FakeBroker, capture: Capture, 
     client.on_message = lambda _c, _u, msg: messages.append(msg)
     reprs: list[str] = []
     try:
-        client.connect("127.0.0.1", fake_broker.port)
-        client.loop_start()
-        connect = fake_broker.expect(CONNECT, WAIT_S)
+        connect = start(client, fake_broker, version=version)
         assert PASSWORD.encode() in connect  # sanity: the secret did travel
-        fake_broker.send(connack(False, 0, version))
-        wait_until(client.is_connected, WAIT_S)
 
         info = client.publish("t/out", PAYLOAD, qos=1)
         sent = fake_broker.expect(PUBLISH, WAIT_S)
@@ -125,7 +111,7 @@ def test_no_secrets_in_logs_or_reprs(fake_broker: FakeBroker, capture: Capture, 
     finally:
         client.disconnect()
         client.loop_stop()
-        _close_all(fake_broker)
+        close_all(fake_broker)
     assert any(level >= logging.INFO for level, _ in capture.lines())
     capture.check(*reprs)
 

@@ -20,8 +20,8 @@ import pytest
 
 import mqttclient.client as mqtt
 from tests.faultproxy import FaultProxy
-from tests.integration.helpers import V2, Recorder, wait_until
-from tests.integration.test_client_reconnect import Counter, _publisher, _session_props, _subscriber
+from tests.integration.counting import Counter, publisher, report, session_props, subscriber
+from tests.integration.helpers import V2, Recorder, stop, wait_until
 
 # The issue's short form (20,000 of each, under a minute) runs in CI; the long form is the same
 # test with more messages: MQTTCLIENT_SOAK_MESSAGES=200000 pytest -m soak -s tests/...
@@ -50,7 +50,7 @@ def _persistent(protocol: mqtt.MQTTProtocolVersion) -> dict[str, object]:
     first time; ``clean_start=True`` would start every reconnect clean, and mosquitto, which
     releases an incoming QoS 2 message on PUBREL, would then drop one cut between PUBREC and
     PUBREL.)"""
-    props = _session_props(protocol)
+    props = session_props(protocol)
     if props:
         props["clean_start"] = mqtt.MQTT_CLEAN_START_FIRST_ONLY
     return props
@@ -74,24 +74,13 @@ def _cut_while(proxy: FaultProxy, busy: object, rng: random.Random, limit: float
             proxy.cut()
 
 
-def _report(
-    capsys: pytest.CaptureFixture[str], label: str, counts: tuple, cuts: int, connects: int
-):
-    with capsys.disabled():
-        lost1, lost2, dup2 = counts
-        print(
-            f"\n[soak {label}] {N} QoS1 + {N} QoS2 through {cuts} cuts: lost QoS1={lost1} "
-            f"lost QoS2={lost2} dup QoS2={dup2}, connects={connects}"
-        )
-
-
 @PROTOCOLS
 def test_soak_publisher_side(mosquitto_factory, protocol, capsys):
     mosquitto = mosquitto_factory(extra_config=["max_queued_messages 0"])
     base = f"soak-pub/{uuid.uuid4().hex[:8]}"
     counter = Counter()
-    sub = _subscriber(mosquitto.port(), base, counter)
-    pub, rec = _publisher(protocol)
+    sub = subscriber(mosquitto.port(), base, counter)
+    pub, rec = publisher(protocol)
     rng = random.Random(20_000)
     with FaultProxy(("127.0.0.1", mosquitto.port())) as proxy:
         feeder = None
@@ -105,13 +94,10 @@ def test_soak_publisher_side(mosquitto_factory, protocol, capsys):
         finally:
             if feeder is not None:
                 feeder.join(30)
-            pub.disconnect()
-            pub.loop_stop()
-            sub.disconnect()
-            sub.loop_stop()
-        counts = counter.summary(N)
+            stop(pub, sub)
         connects = rec.count("on_connect")
-        _report(capsys, f"publisher {protocol.name}", counts, proxy.cuts, connects)
+        via, extra = f" through {proxy.cuts} cuts", f", connects={connects}"
+        counts = report(capsys, counter, N, f"soak publisher {protocol.name}", via, extra)
         assert counts == (0, 0, 0)
         assert proxy.cuts >= 24, "dozens of cuts"
         assert connects <= proxy.cuts + 3
@@ -148,13 +134,10 @@ def test_soak_subscriber_side(mosquitto_factory, protocol, capsys):
         finally:
             if feeder is not None:
                 feeder.join(30)
-            pub.disconnect()
-            pub.loop_stop()
-            sub.disconnect()
-            sub.loop_stop()
-        counts = counter.summary(N)
+            stop(pub, sub)
         connects = srec.count("on_connect")
-        _report(capsys, f"subscriber {protocol.name}", counts, proxy.cuts, connects)
+        via, extra = f" through {proxy.cuts} cuts", f", connects={connects}"
+        counts = report(capsys, counter, N, f"soak subscriber {protocol.name}", via, extra)
         assert counts == (0, 0, 0)
         assert proxy.cuts >= 24, "dozens of cuts"
         assert connects <= proxy.cuts + 3

@@ -54,8 +54,10 @@ from mqttclient.errors import (
     WebSocketHandshakeError,
 )
 from tests import fakebroker as fb
-from tests.brokers import Certs, Listener, Microsocks, Mosquitto, Tinyproxy, free_port, track
-from tests.fakebroker import FakeBroker
+from tests.brokers import Certs, Listener, Microsocks, Mosquitto, Tinyproxy, free_port
+from tests.factories import closing_factory
+from tests.fakebroker import FakeBroker, vbi
+from tests.servers import OneShotServer, SilentServer, server_tls_context
 
 # MQTT 3.1.1 CONNECT, clean session, keepalive 60, client id "t1"; and the CONNACK accepting it.
 CONNECT = bytes.fromhex("10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 74 31")
@@ -138,15 +140,6 @@ def opened(params: ConnectParams) -> Iterator[Any]:
         transport.close()
 
 
-def vbi(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value % 128, value // 128
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def publish(topic: bytes, payload: bytes) -> bytes:
     body = len(topic).to_bytes(2, "big") + topic + payload
     return b"\x30" + vbi(len(body)) + body
@@ -160,53 +153,15 @@ def subscribe(topic: bytes, packet_id: int = 1) -> bytes:
 # --- servers ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _broker(tmp_path_factory: pytest.TempPathFactory, certs: Certs) -> Iterator[Mosquitto]:
-    listeners = [
-        Listener("tcp"),
-        Listener("ws"),
-        Listener("tls"),
-        Listener("wss"),
-        Listener("unix"),
-        Listener("tls", name="mtls", require_certificate=True, use_identity_as_username=True),
-        Listener("tls", name="expired", server_cert="expired"),
-        Listener("tls", name="wrong_host", server_cert="wrong_host"),
-        Listener("tls", name="tls13", tls_version="tlsv1.3"),
-    ]
-    broker = Mosquitto(tmp_path_factory.mktemp("transports"), listeners, certs=certs)
-    broker.start()
-    yield broker
-    broker.close()
-
-
 @pytest.fixture
-def broker(request: pytest.FixtureRequest, _broker: Mosquitto) -> Mosquitto:
+def broker(every_listener_broker: Mosquitto) -> Mosquitto:
     """One mosquitto with every kind of listener, shared by this module."""
-    track(request, _broker)
-    return _broker
+    return every_listener_broker
 
 
 @pytest.fixture
 def ca_context(certs: Certs) -> ssl.SSLContext:
     return build_tls_context(ca_certs=certs.ca)
-
-
-class SilentServer:
-    """Accepts TCP connections (in the kernel backlog) and never says a word."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def silent_server() -> Iterator[SilentServer]:
-    server = SilentServer()
-    yield server
-    server.close()
 
 
 class WsPeer:
@@ -322,16 +277,7 @@ class WsTestServer:
 
 @pytest.fixture
 def ws_server_factory() -> Iterator[Callable[..., WsTestServer]]:
-    made: list[WsTestServer] = []
-
-    def make(**kwargs: Any) -> WsTestServer:
-        server = WsTestServer(**kwargs)
-        made.append(server)
-        return server
-
-    yield make
-    for server in made:
-        server.close()
+    yield from closing_factory(WsTestServer)
 
 
 @pytest.fixture
@@ -598,31 +544,21 @@ def test_plain_client_detects_a_tls_answer() -> None:
 
 
 def test_tls_alpn_is_negotiated(certs: Certs) -> None:
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(certs.server_cert, certs.server_key)
-    server_context.set_alpn_protocols(["mqtt"])
     done = threading.Event()
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        listener.settimeout(IO_TIMEOUT_S)
 
-        def serve() -> None:
-            with contextlib.suppress(OSError):
-                conn, _ = listener.accept()
-                with server_context.wrap_socket(conn, server_side=True) as tls:
-                    tls.settimeout(IO_TIMEOUT_S)
-                    done.wait(IO_TIMEOUT_S)
+    def serve(tls: ssl.SSLSocket) -> None:
+        tls.settimeout(IO_TIMEOUT_S)
+        done.wait(IO_TIMEOUT_S)
 
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
+    with OneShotServer(serve, tls=server_tls_context(certs, alpn=["mqtt"])) as server:
         context = build_tls_context(ca_certs=certs.ca, alpn_protocols=["x-other", "mqtt"])
-        params = ConnectParams("localhost", listener.getsockname()[1], tls=TLSSettings(context))
+        params = ConnectParams("localhost", server.port, tls=TLSSettings(context))
         try:
             with opened(params) as transport:
                 assert transport.selected_alpn_protocol() == "mqtt"
                 assert transport.socket.selected_alpn_protocol() == "mqtt"
         finally:
             done.set()
-            thread.join(IO_TIMEOUT_S)
 
 
 def test_tls_alpn_offered_to_mosquitto(broker: Mosquitto, certs: Certs) -> None:
@@ -1056,32 +992,25 @@ def test_fake_broker_is_bounded_in_time(fake_broker: FakeBroker) -> None:
 def test_timeout_bounds_a_proxy_answering_byte_by_byte() -> None:
     # Each byte arrives within the per-read timeout, the whole answer far after the deadline.
     stop = threading.Event()
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        listener.settimeout(IO_TIMEOUT_S)
 
-        def drip() -> None:
-            with contextlib.suppress(OSError):
-                conn, _ = listener.accept()
-                with conn:
-                    conn.recv(3)  # SOCKS5 greeting
-                    for byte in b"\x05\x00":
-                        if stop.wait(0.4):
-                            return
-                        conn.sendall(bytes([byte]))
-                    conn.recv(100)  # CONNECT request
-                    for byte in b"\x05\x00\x00\x01\x7f\x00\x00\x01\x07\x5b":
-                        if stop.wait(0.4):
-                            return
-                        conn.sendall(bytes([byte]))
+    def drip(conn: socket.socket) -> None:
+        conn.recv(3)  # SOCKS5 greeting
+        for byte in b"\x05\x00":
+            if stop.wait(0.4):
+                return
+            conn.sendall(bytes([byte]))
+        conn.recv(100)  # CONNECT request
+        for byte in b"\x05\x00\x00\x01\x7f\x00\x00\x01\x07\x5b":
+            if stop.wait(0.4):
+                return
+            conn.sendall(bytes([byte]))
 
-        thread = threading.Thread(target=drip, daemon=True)
-        thread.start()
-        proxy = ProxySettings(SOCKS5, "127.0.0.1", listener.getsockname()[1])
+    with OneShotServer(drip) as server:
+        proxy = ProxySettings(SOCKS5, "127.0.0.1", server.port)
         try:
             _times_out(ConnectParams("127.0.0.1", 1883, proxy=proxy, timeout_s=0.6), "proxy")
         finally:
             stop.set()
-            thread.join(IO_TIMEOUT_S)
 
 
 # --- broker helper features other tests rely on --------------------------------------------------

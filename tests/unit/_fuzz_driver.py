@@ -57,7 +57,7 @@ from mqttclient._core.packets import (
 )
 from mqttclient._core.session import Session, SessionConfig, SessionState
 from mqttclient._core.wire import ALLOWED_PROPERTIES, NONZERO_PROPERTIES, ZERO_OR_ONE_PROPERTIES
-from mqttclient.errors import PayloadTooLargeError, ProtocolError
+from mqttclient.errors import FeatureNotAvailableError, PayloadTooLargeError, ProtocolError
 
 T = TypeVar("T")
 OPEN = (SessionState.CONNECTING, SessionState.CONNECTED)
@@ -322,12 +322,19 @@ class SessionFuzzer:
             except PayloadTooLargeError:  # documented: over the server's Maximum Packet Size
                 assert s.server_limits.maximum_packet_size is not None
                 return
+            except FeatureNotAvailableError:  # documented: above the CONNACK's Maximum QoS
+                assert s.state == SessionState.CONNECTED
+                assert qos > s.server_limits.maximum_qos
+                return
             if qos:
                 self.accepted[self.token] = qos
             self.handle(list(s.take_events()))
         elif op == 11 and s.state in OPEN:
             if src.int(0, 1):
-                s.subscribe((Subscription("t/#", src.int(0, 2)),), (), self.now)
+                try:
+                    s.subscribe((Subscription("t/#", src.int(0, 2)),), (), self.now)
+                except FeatureNotAvailableError:  # documented: Wildcard Subscription Available 0
+                    assert not s.server_limits.wildcard_subscription_available
             else:
                 s.unsubscribe(("t/#",), (), self.now)
         elif op == 12 and self.pending_acks:

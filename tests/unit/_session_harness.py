@@ -6,22 +6,36 @@ session, and decodes what the session queued in ``out`` with a server-side ``Dec
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from mqttclient._core.codec import Decoder, encode
 from mqttclient._core.events import Event
 from mqttclient._core.packets import Connack, Connect, Packet, Props
-from mqttclient._core.session import Session, SessionConfig
+from mqttclient._core.session import FIRST_ONLY, Session, SessionConfig
+from mqttclient._core.store import Store
 
 
 class Harness:
     """One session plus the server's view of the wire."""
 
-    def __init__(self, version: int = 4, **config: Any) -> None:
+    def __init__(
+        self,
+        version: int = 4,
+        *,
+        store: Optional[Store] = None,
+        wall_offset: float = 0.0,
+        **config: Any,
+    ) -> None:
+        """``store``: the session writes through to it and restores from it (default: a new
+        ``MemoryStore``); ``wall_offset``: as ``Session``'s, for Message Expiry across restarts."""
         config.setdefault("client_id", "client-1")
+        if version == 5:
+            # As the Client's connect() does (paho's default): Clean Start 1 only until the first
+            # CONNACK, so a test that reconnects may be answered Session Present 1 [MQTT-3.2.2-4].
+            config.setdefault("clean_start", FIRST_ONLY)
         self.version = version
         self.config = SessionConfig(protocol_version=version, **config)
-        self.session = Session(self.config)
+        self.session = Session(self.config, store, wall_offset)
         self.now = 0.0
         self.decoder = Decoder(version)
         self.sent_events: list[Event] = []

@@ -42,6 +42,9 @@ TOP_LEVEL = {
     "mqttclient.matcher": VOCABULARY,
     "mqttclient._spec": VOCABULARY,
     "mqttclient.exception": VOCABULARY,
+    # Authenticators are pure sans-I/O state machines (stdlib + errors) that _core calls.
+    "mqttclient.auth": VOCABULARY,
+    "mqttclient._auth_client": FACADE,
     "mqttclient.properties": EDGE,
     "mqttclient": FACADE,
     "mqttclient.__main__": FACADE,
@@ -51,8 +54,12 @@ TOP_LEVEL = {
     "mqttclient.publish": FACADE,
     "mqttclient.subscribe": FACADE,
     "mqttclient._helpers": FACADE,
+    "mqttclient._routing": FACADE,
+    "mqttclient._subscriptions": FACADE,
+    "mqttclient._request": FACADE,
     "mqttclient.demo": FACADE,
     "mqttclient.cli": FACADE,
+    "mqttclient._server_policy": FACADE,
 }
 
 # Packages and module-name prefixes classified as a whole.

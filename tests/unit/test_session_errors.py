@@ -183,16 +183,21 @@ def test_auth_without_method_is_a_violation() -> None:
     assert violation(h2.feed(Auth(0x18, ((_spec.AUTHENTICATION_METHOD, "X"),)))).reason_code == 0x82
 
 
-def test_auth_with_method_reaches_the_hook(caplog: pytest.LogCaptureFixture) -> None:
+def test_auth_challenge_without_authenticator_ends_the_exchange(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A method given as a raw CONNECT property (paho style) and no authenticator: a challenge
+    # cannot be answered, so the client ends the exchange at once (DISCONNECT before CONNACK is
+    # allowed with a method, [MQTT-3.1.2-30]) instead of waiting for the CONNACK timeout.
+    # tests/unit/test_session_auth.py covers enhanced authentication itself.
     method = ((_spec.AUTHENTICATION_METHOD, "SCRAM-SHA-1"),)
     h = Harness(5, connect_properties=method)
     h.open()
     with caplog.at_level(logging.WARNING):
-        assert h.feed(Auth(0x18, method)) == []
-    assert "enhanced authentication" in caplog.text
-    assert h.session.state == SessionState.CONNECTING
-    h.feed(Connack(False, 0, method))
-    assert h.session.state == SessionState.CONNECTED
+        assert violation(h.feed(Auth(0x18, method))).reason_code == 0x80
+    assert "no authenticator" in caplog.text
+    assert h.take() == [Disconnect(0x80)]
+    assert h.session.state == SessionState.CLOSING
 
 
 def test_violation_while_disconnecting_sends_no_second_disconnect() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import pytest
 
@@ -41,56 +41,18 @@ from mqttclient._core.store import MessageRecord, StoreContents
 from mqttclient.errors import QueueFullError
 
 from ._session_harness import Harness
-
-AnyStore = Union[MemoryStore, SqliteStore]
-
-
-class Stores:
-    def __init__(self, kind: str, directory: Path) -> None:
-        self.kind = kind
-        self.path = directory / "session.db"
-        self.opened: list[AnyStore] = []
-
-    def open(self) -> AnyStore:
-        store: AnyStore = MemoryStore() if self.kind == "memory" else SqliteStore(self.path)
-        self.opened.append(store)
-        return store
-
-    def restart(self, store: AnyStore) -> AnyStore:
-        """What a clean exit and a new process see."""
-        store.close()
-        if isinstance(store, MemoryStore):
-            return store
-        again = SqliteStore(self.path)
-        self.opened.append(again)
-        return again
-
-    def crash(self, store: AnyStore) -> AnyStore:
-        """What ``kill -9`` leaves: committed changes only (a MemoryStore keeps everything)."""
-        if isinstance(store, SqliteStore):
-            conn, store._conn = store._conn, None
-            assert conn is not None
-            conn.close()
-        return self.restart(store)
-
-    def close_all(self) -> None:
-        for store in self.opened:
-            store.close()
+from ._stores import STORE_KINDS, AnyStore, Stores
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=STORE_KINDS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
-    made = Stores(request.param, tmp_path)
-    yield made
-    made.close_all()
+    with Stores(request.param, tmp_path) as made:
+        yield made
 
 
 def on(store: AnyStore, version: int = 4, wall_offset: float = 0.0, **config: Any) -> Harness:
     """A harness whose session writes through to ``store`` (and restores from it)."""
-    config.setdefault("client_id", "client-1")
-    h = Harness(version, **config)
-    h.session = Session(h.config, store, wall_offset)
-    return h
+    return Harness(version, store=store, wall_offset=wall_offset, **config)
 
 
 def step(h: Harness, *packets: Any) -> list[Any]:
@@ -149,9 +111,9 @@ def test_durability_off_commits_only_on_persist(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "s.db", durability="off") as store:
         h = on(store)
         h.publish(qos=1)
-        assert store._in_tx is True  # waiting for the engine's once-per-iteration commit
+        assert store._uncommitted is True  # waiting for the engine's once-per-iteration commit
         h.session.persist()
-        assert store._in_tx is False
+        assert store._uncommitted is False
 
 
 # --- restart: replay -----------------------------------------------------------------------------
@@ -210,8 +172,7 @@ def test_messages_never_sent_before_the_crash_go_out_as_new(stores: Stores) -> N
 
 
 def test_an_ack_not_committed_before_a_crash_means_a_resend(tmp_path: Path) -> None:
-    stores = Stores("sqlite", tmp_path)
-    try:
+    with Stores("sqlite", tmp_path) as stores:
         store = stores.open()
         h = on(store)
         h.connect()
@@ -222,8 +183,6 @@ def test_an_ack_not_committed_before_a_crash_means_a_resend(tmp_path: Path) -> N
         h2 = on(store)
         h2.open()
         assert ids(step(h2, Connack(True))) == [("Publish", m, True)]  # at least once
-    finally:
-        stores.close_all()
 
 
 def test_restart_resumes_the_client_id_seq_and_mid_counter(stores: Stores) -> None:
@@ -383,7 +342,7 @@ def test_resubscribe_after_a_restart(
     step(h)
     store = stores.restart(store)
 
-    h2 = on(store, version=5, resubscribe=resubscribe)
+    h2 = on(store, version=5, resubscribe=resubscribe, clean_start=False)
     h2.open()
     sent = step(h2, Connack(present))
     subscribes = [p for p in sent if isinstance(p, Subscribe)]

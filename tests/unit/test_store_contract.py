@@ -290,22 +290,29 @@ def test_sqlite_normal_keeps_added_messages_of_an_uncommitted_batch(db: Path) ->
 
 
 def _snapshot(db: Path, name: str) -> Path:
-    """Copy the database and its WAL while the store is open: the files a crash would leave."""
+    """Copy the database, its WAL and the store's log while the store is open: the files a
+    crash would leave."""
     target = db.with_name(name)
     shutil.copyfile(db, target)
-    wal = Path(f"{db}-wal")
-    if wal.exists():
-        shutil.copyfile(wal, f"{target}-wal")
+    for suffix in ("-wal", "-log"):
+        if Path(f"{db}{suffix}").exists():
+            shutil.copyfile(f"{db}{suffix}", f"{target}{suffix}")
     return target
+
+
+def _checkpointed(store: SqliteStore) -> None:
+    """Commit and move everything into the tables (what a long log or ``close()`` does)."""
+    store.commit()
+    store._checkpoint()
 
 
 def test_sqlite_recovers_a_half_written_journal(db: Path) -> None:
     with SqliteStore(db) as store:
         store.add_message(msg(1))
-        store.commit()
+        _checkpointed(store)
         whole = _snapshot(db, "whole.db")
         store.add_message(msg(2, payload=b"x" * 20000))  # several WAL frames
-        store.commit()
+        _checkpointed(store)  # ... and the log emptied: only the WAL holds message 2
         torn = _snapshot(db, "torn.db")
     wal = Path(f"{torn}-wal")
     data = wal.read_bytes()
