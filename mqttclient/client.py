@@ -32,7 +32,7 @@ from mqttclient._callbacks import (
 from mqttclient._core import events as ev
 from mqttclient._core.aliases import check_bound
 from mqttclient._core.config import QUEUE_FULL_POLICIES
-from mqttclient._core.packets import Props, Subscription, Will
+from mqttclient._core.packets import Props, Subscription, Will, get_prop
 from mqttclient._core.session import Session, SessionConfig, SessionState
 from mqttclient._core.store import Store
 from mqttclient._io.loop import ConnState, Engine, ReconnectPolicy
@@ -461,6 +461,20 @@ def _validate_publish_topic(topic: str, v5: bool) -> None:
                 raise InvalidTopicError("Publish topic is too long (over 65535 bytes).")
         except UnicodeEncodeError as exc:
             raise InvalidTopicError("Topic is not valid UTF-8.") from exc
+
+
+def _check_publish_properties(topic: str, pairs: Props) -> None:
+    """The rules on a PUBLISH's properties that the codec cannot know."""
+    idents = [ident for ident, _ in pairs]
+    if not topic and _spec.TOPIC_ALIAS not in idents:
+        raise ValueError("Invalid topic.")
+    if _spec.SUBSCRIPTION_IDENTIFIER in idents:
+        # [MQTT-3.3.4-6]: only the server puts Subscription Identifiers in a PUBLISH.
+        raise ValueError("a PUBLISH from a client must not carry a Subscription Identifier")
+    response_topic = get_prop(pairs, _spec.RESPONSE_TOPIC)
+    if response_topic is not None and ("+" in response_topic or "#" in response_topic):
+        # [MQTT-3.3.2-14]: the Response Topic is a topic name, not a filter.
+        raise ValueError(f"Response Topic must not contain wildcards: {response_topic!r}")
 
 
 def _transport_kind(value: str) -> str:
@@ -1466,8 +1480,8 @@ class Client(EnhancedAuthMixin, ServerPolicyMixin, RequestMixin):
         pairs: Props = ()
         if v5 and properties is not None:
             pairs = properties.to_pairs()
-            if not topic and _spec.TOPIC_ALIAS not in [p[0] for p in pairs]:
-                raise ValueError("Invalid topic.")
+            if pairs:
+                _check_publish_properties(topic, pairs)
         elif not topic:
             raise ValueError("Invalid topic.")
         info = MQTTMessageInfo(0)

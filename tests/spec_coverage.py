@@ -1,14 +1,19 @@
 """Which test guards each client rule of MQTT 3.1.1 and 5.0.
 
-``COVERAGE`` has one entry per normative statement id of the shared rules document
-(``mqtt-client-rules.md``; ranges such as ``[MQTT-3.1.2-16..19]`` and ``[MQTT-3.4.2-2/3]`` are
-listed id by id). Each id maps to either
+``RULE_IDS`` is the frozen list of every normative statement id the shared rules document
+(``mqtt-client-rules.md``, not part of this repository) cites: ranges such as
+``[MQTT-3.1.2-16..19]`` and ``[MQTT-3.4.2-2/3]``, and the series elided in
+``[MQTT-3.4.2-2/3] ... [MQTT-3.7.2-2/3]``, listed id by id. ``tests/unit/test_spec_coverage.py``
+checks that ``COVERAGE`` has exactly these keys, and, wherever the document exists, that the list
+still equals what it cites.
+
+Each id of ``COVERAGE`` maps to either
 
 - a tuple of pytest node ids (``path::function`` or ``path::Class::method``, no parameter
   suffix) of tests that fail when the client breaks the rule, or
-- a string: why no client test is needed (a rule for servers, a rule the client cannot break),
-  or ``"PENDING: <feature>"`` for a rule of a feature still being built; see
-  ``tests/unit/test_spec_coverage.py`` for how PENDING is judged.
+- a string: why no client test guards it. ``SERVER`` marks a rule for servers only (a node id
+  quoted in it names the client-side test of the same behaviour); any other text explains why
+  the client cannot break the rule. Every client rule has a test: no gap is allowed. There are no placeholders: a ``PENDING`` entry fails the check.
 
 3.1.1 and 5.0 number their statements independently, so one id may name two rules; the comment
 above such an entry says which is which ("v3" = 3.1.1, "v5" = 5.0) and the entry covers both.
@@ -33,6 +38,9 @@ INB = "tests/unit/test_session_inbound.py"
 PUB = "tests/unit/test_session_publish.py"
 STO = "tests/unit/test_session_store.py"
 MAT = "tests/unit/test_matcher.py"
+ALI = "tests/unit/test_session_aliases.py"
+LIM = "tests/unit/test_session_server_limits.py"
+PFM = "tests/unit/test_session_payload_format.py"
 WSU = "tests/unit/test_transport_websocket.py"
 TPP = "tests/unit/test_transport_params.py"
 SUR = "tests/unit/test_paho_surface_client.py"
@@ -42,6 +50,8 @@ HB = "tests/integration/test_hostile_broker.py"
 MOS = "tests/integration/test_client_mosquitto.py"
 TR = "tests/integration/test_transports.py"
 RC = "tests/integration/test_rules_client.py"
+ALM = "tests/integration/test_mqtt5_aliases_limits.py"
+RTO = "tests/integration/test_mqtt5_redirect_takeover.py"
 SAU = "tests/unit/test_session_auth.py"
 EAU = "tests/integration/test_enhanced_auth.py"
 
@@ -52,12 +62,65 @@ def t(path: str, *names: str) -> tuple[str, ...]:
 
 
 SERVER = "server rule: "
-PENDING_AUTH = "PENDING: enhanced authentication (§4.12, §3.15)"
-PENDING_ALIAS = "PENDING: outgoing topic aliases (§3.3.2.3.4)"
-PENDING_LIMITS = "PENDING: local checks of CONNACK Maximum QoS / Retain Available (§3.2.2.3)"
-PENDING_FORMAT = "PENDING: payload format validation (§3.3.2.3.2)"
-PENDING_SUBID = "PENDING: subscription identifiers (§3.3.4, §3.8.2.1.2)"
-PENDING_RR = "PENDING: request / response (§4.10)"
+
+# Every statement id the rules document cites, ranges and elided series expanded, in numeric
+# order ("MQTT-3-8.3-4", spelled as 3.1.1 spells it, after its 5.0 twin), grouped by section.
+# fmt: off
+RULE_IDS: tuple[str, ...] = (
+    "MQTT-1.5.3-1", "MQTT-1.5.3-2", "MQTT-1.5.3-3", "MQTT-1.5.4-1", "MQTT-1.5.4-2", "MQTT-1.5.4-3",
+    "MQTT-1.5.5-1", "MQTT-1.5.7-1",
+    "MQTT-2.1.3-1",
+    "MQTT-2.2.1-2", "MQTT-2.2.1-3", "MQTT-2.2.1-5", "MQTT-2.2.1-6", "MQTT-2.2.2-1", "MQTT-2.2.2-2",
+    "MQTT-2.3.1-1", "MQTT-2.3.1-2", "MQTT-2.3.1-3", "MQTT-2.3.1-5", "MQTT-2.3.1-6", "MQTT-2.3.1-7",
+    "MQTT-3.1.0-1", "MQTT-3.1.0-2", "MQTT-3.1.2-2", "MQTT-3.1.2-3", "MQTT-3.1.2-4", "MQTT-3.1.2-6",
+    "MQTT-3.1.2-8", "MQTT-3.1.2-9", "MQTT-3.1.2-10", "MQTT-3.1.2-11", "MQTT-3.1.2-12",
+    "MQTT-3.1.2-13", "MQTT-3.1.2-14", "MQTT-3.1.2-15", "MQTT-3.1.2-16", "MQTT-3.1.2-17",
+    "MQTT-3.1.2-18", "MQTT-3.1.2-19", "MQTT-3.1.2-20", "MQTT-3.1.2-21", "MQTT-3.1.2-22",
+    "MQTT-3.1.2-23", "MQTT-3.1.2-24", "MQTT-3.1.2-25", "MQTT-3.1.2-26", "MQTT-3.1.2-27",
+    "MQTT-3.1.2-28", "MQTT-3.1.2-29", "MQTT-3.1.2-30", "MQTT-3.1.3-1", "MQTT-3.1.3-3",
+    "MQTT-3.1.3-4", "MQTT-3.1.3-5", "MQTT-3.1.3-6", "MQTT-3.1.3-7", "MQTT-3.1.3-8", "MQTT-3.1.3-9",
+    "MQTT-3.1.3-10", "MQTT-3.1.3-11", "MQTT-3.1.3-12",
+    "MQTT-3.2.0-1", "MQTT-3.2.0-2", "MQTT-3.2.2-1", "MQTT-3.2.2-2", "MQTT-3.2.2-3", "MQTT-3.2.2-4",
+    "MQTT-3.2.2-5", "MQTT-3.2.2-6", "MQTT-3.2.2-7", "MQTT-3.2.2-10", "MQTT-3.2.2-11",
+    "MQTT-3.2.2-12", "MQTT-3.2.2-13", "MQTT-3.2.2-14", "MQTT-3.2.2-15", "MQTT-3.2.2-16",
+    "MQTT-3.2.2-17", "MQTT-3.2.2-18", "MQTT-3.2.2-21", "MQTT-3.2.2-22",
+    "MQTT-3.3.1-1", "MQTT-3.3.1-2", "MQTT-3.3.1-4", "MQTT-3.3.1-5", "MQTT-3.3.1-6", "MQTT-3.3.1-8",
+    "MQTT-3.3.1-9", "MQTT-3.3.1-10", "MQTT-3.3.1-13", "MQTT-3.3.2-2", "MQTT-3.3.2-4",
+    "MQTT-3.3.2-5", "MQTT-3.3.2-6", "MQTT-3.3.2-7", "MQTT-3.3.2-8", "MQTT-3.3.2-9",
+    "MQTT-3.3.2-10", "MQTT-3.3.2-13", "MQTT-3.3.2-14", "MQTT-3.3.2-15", "MQTT-3.3.2-16",
+    "MQTT-3.3.2-17", "MQTT-3.3.2-18", "MQTT-3.3.2-19", "MQTT-3.3.2-20", "MQTT-3.3.4-3",
+    "MQTT-3.3.4-4", "MQTT-3.3.4-5", "MQTT-3.3.4-6", "MQTT-3.3.4-7", "MQTT-3.3.4-8", "MQTT-3.3.4-9",
+    "MQTT-3.4.2-1", "MQTT-3.4.2-2", "MQTT-3.4.2-3",
+    "MQTT-3.5.2-1", "MQTT-3.5.2-2", "MQTT-3.5.2-3",
+    "MQTT-3.6.1-1", "MQTT-3.6.2-1", "MQTT-3.6.2-2", "MQTT-3.6.2-3",
+    "MQTT-3.7.2-1", "MQTT-3.7.2-2", "MQTT-3.7.2-3",
+    "MQTT-3.8.1-1", "MQTT-3.8.3-1", "MQTT-3.8.3-2", "MQTT-3.8.3-3", "MQTT-3.8.3-4", "MQTT-3-8.3-4",
+    "MQTT-3.8.3-5", "MQTT-3.8.4-3", "MQTT-3.8.4-4", "MQTT-3.8.4-6", "MQTT-3.8.4-8",
+    "MQTT-3.9.3-1", "MQTT-3.9.3-2",
+    "MQTT-3.10.1-1", "MQTT-3.10.3-1", "MQTT-3.10.3-2", "MQTT-3.10.4-1", "MQTT-3.10.4-3",
+    "MQTT-3.10.4-4", "MQTT-3.10.4-5",
+    "MQTT-3.11.3-1",
+    "MQTT-3.14.0-1", "MQTT-3.14.1-1", "MQTT-3.14.2-1", "MQTT-3.14.2-2", "MQTT-3.14.2-3",
+    "MQTT-3.14.2-4", "MQTT-3.14.4-1", "MQTT-3.14.4-2", "MQTT-3.14.4-3",
+    "MQTT-3.15.1-1", "MQTT-3.15.2-1", "MQTT-3.15.2-2", "MQTT-3.15.2-3",
+    "MQTT-4.1.0-1",
+    "MQTT-4.3.1-1", "MQTT-4.3.2-1", "MQTT-4.3.2-2", "MQTT-4.3.2-3", "MQTT-4.3.2-4", "MQTT-4.3.2-5",
+    "MQTT-4.3.3-1", "MQTT-4.3.3-2", "MQTT-4.3.3-3", "MQTT-4.3.3-4", "MQTT-4.3.3-5", "MQTT-4.3.3-6",
+    "MQTT-4.3.3-7", "MQTT-4.3.3-8", "MQTT-4.3.3-9", "MQTT-4.3.3-10", "MQTT-4.3.3-11",
+    "MQTT-4.3.3-12", "MQTT-4.3.3-13",
+    "MQTT-4.4.0-1", "MQTT-4.4.0-2",
+    "MQTT-4.5.0-2",
+    "MQTT-4.6.0-1", "MQTT-4.6.0-2", "MQTT-4.6.0-3", "MQTT-4.6.0-4", "MQTT-4.6.0-5", "MQTT-4.6.0-6",
+    "MQTT-4.7.0-1", "MQTT-4.7.1-1", "MQTT-4.7.1-2", "MQTT-4.7.1-3", "MQTT-4.7.2-1", "MQTT-4.7.3-1",
+    "MQTT-4.7.3-2", "MQTT-4.7.3-3", "MQTT-4.7.3-4",
+    "MQTT-4.8.0-1", "MQTT-4.8.0-2", "MQTT-4.8.2-1", "MQTT-4.8.2-2", "MQTT-4.8.2-3", "MQTT-4.8.2-6",
+    "MQTT-4.9.0-1", "MQTT-4.9.0-2", "MQTT-4.9.0-3",
+    "MQTT-4.12.0-1", "MQTT-4.12.0-2", "MQTT-4.12.0-3", "MQTT-4.12.0-4", "MQTT-4.12.0-5",
+    "MQTT-4.12.0-6", "MQTT-4.12.0-7", "MQTT-4.12.1-1", "MQTT-4.12.1-2",
+    "MQTT-4.13.2-1",
+    "MQTT-6.0.0-1", "MQTT-6.0.0-2", "MQTT-6.0.0-3", "MQTT-6.0.0-4",
+)
+# fmt: on
 
 COVERAGE: dict[str, Entry] = {
     # --- data types (v3 §1.5, v5 §1.5) ---------------------------------------------------------
@@ -248,18 +311,68 @@ COVERAGE: dict[str, Entry] = {
     "failure CONNACK has Session Present 0",
     # v5: after a failure CONNACK the connection closes (client: refused, no DISCONNECT).
     "MQTT-3.2.2-7": t(CON, "test_connack_v5_refusal", "test_connack_v3_refusal_mapped"),
-    "MQTT-3.2.2-10": PENDING_LIMITS,
-    "MQTT-3.2.2-11": PENDING_LIMITS,
-    "MQTT-3.2.2-12": PENDING_LIMITS,
-    "MQTT-3.2.2-13": PENDING_LIMITS,
-    "MQTT-3.2.2-14": PENDING_LIMITS,
+    "MQTT-3.2.2-10": SERVER + "a server without QoS 1/2 still accepts a SUBSCRIBE at any QoS (the "
+    "client's side, its Maximum QoS check never refuses such a SUBSCRIBE: tests/unit/test_session_"
+    "server_limits.py::test_subscribe_above_maximum_qos_is_allowed)",
+    # v5: never PUBLISH above the server's Maximum QoS: refused locally while connected; messages
+    # accepted before the CONNACK (queued, or replayed on a new connection) are dropped then.
+    "MQTT-3.2.2-11": t(
+        LIM,
+        "test_publish_above_maximum_qos_fails_locally",
+        "test_queued_messages_the_connack_forbids_are_reported_not_sent",
+        "test_replay_the_new_connack_forbids_is_reported_and_pubrel_kept",
+    )
+    + t(
+        ALM,
+        "test_maximum_qos_and_retain_available_fail_locally_mosquitto",
+        "test_messages_queued_offline_are_dropped_at_connack_mosquitto",
+    ),
+    "MQTT-3.2.2-12": SERVER + "the server refuses a CONNECT whose Will QoS exceeds its Maximum QoS "
+    "(CONNACK 0x9B); the client learns the maximum only from that CONNACK",
+    "MQTT-3.2.2-13": SERVER + "the server refuses a CONNECT with Will Retain 1 when it does not "
+    "support retained messages (CONNACK 0x9A); the client learns it only from that CONNACK",
+    # v5: no RETAIN 1 PUBLISH after Retain Available 0: refused locally while connected; messages
+    # queued before the CONNACK are dropped then (no test replays a retained one to such a server).
+    "MQTT-3.2.2-14": t(
+        LIM,
+        "test_retained_publish_fails_locally_when_retain_unavailable",
+        "test_queued_messages_the_connack_forbids_are_reported_not_sent",
+    )
+    + t(
+        ALM,
+        "test_maximum_qos_and_retain_available_fail_locally_mosquitto",
+        "test_messages_queued_offline_are_dropped_at_connack_mosquitto",
+    ),
     # v5: never send a packet over the server's Maximum Packet Size.
     "MQTT-3.2.2-15": t(PUB, "test_publish_larger_than_server_maximum_packet_size")
     + t(PUB, "test_queued_message_too_large_for_new_server_is_dropped"),
     # v5: Assigned Client Identifier (kept for reconnects).
     "MQTT-3.2.2-16": t(CON, "test_assigned_client_identifier_is_reused"),
-    "MQTT-3.2.2-17": PENDING_ALIAS,
-    "MQTT-3.2.2-18": PENDING_ALIAS,
+    # v5: no outbound Topic Alias above the CONNACK Topic Alias Maximum (automatic aliases
+    # bounded by it, a user's alias above it refused; the unit tests read every PUBLISH back
+    # through a server-side alias map that fails on an out-of-range alias; mosquitto disconnects).
+    "MQTT-3.2.2-17": t(
+        ALI,
+        "test_bound_is_min_of_option_and_server_maximum",
+        "test_manual_alias_above_the_server_maximum_fails_locally",
+        "test_manual_alias_queued_offline_above_the_new_maximum_is_sent_without_it",
+        "test_random_conversations_keep_every_alias_valid",
+    )
+    + t(
+        ALM,
+        "test_auto_alias_bytes_lru_reset_and_replay",
+        "test_manual_alias_checked_and_mixing_refused",
+        "test_auto_aliases_deliver_every_message_on_its_topic_mosquitto",
+    ),
+    # v5: Topic Alias Maximum 0 or absent (or not known yet): no outbound alias at all.
+    "MQTT-3.2.2-18": t(
+        ALI,
+        "test_no_alias_when_the_server_maximum_is_zero_or_absent",
+        "test_no_alias_before_connack",
+        "test_manual_alias_without_server_aliases_fails_locally",
+        "test_replay_to_a_server_without_aliases_sends_full_topics",
+        "test_manual_empty_topic_message_is_replayed_with_its_topic",
+    ),
     # v5: Server Keep Alive replaces the client's Keep Alive.
     "MQTT-3.2.2-21": t(CON, "test_server_keep_alive_replaces_ours")
     + t(CON, "test_server_keep_alive_zero_turns_pings_off")
@@ -286,21 +399,54 @@ COVERAGE: dict[str, Entry] = {
     # The Topic Name holds no wildcards.
     "MQTT-3.3.2-2": t(RC, "test_publish_topic_with_wildcards_is_refused")
     + t(MAT, "test_invalid_topic_names"),
-    "MQTT-3.3.2-4": PENDING_FORMAT,
+    "MQTT-3.3.2-4": SERVER + "the server forwards the Payload Format Indicator unchanged (the "
+    "client's optional check of a payload declared UTF-8 on receipt: tests/unit/test_session_"
+    "payload_format.py::test_qos1_invalid_utf8_answered_puback_0x99_not_delivered)",
     "MQTT-3.3.2-5": SERVER + "the server drops a message whose Message Expiry Interval passed "
     "(the client's offline-queue mirror of it: tests/unit/test_session_store.py::test_expired_"
     "while_queued_is_dropped_remaining_interval_sent)",
     "MQTT-3.3.2-6": SERVER + "the server forwards the remaining Message Expiry Interval (the "
     "client's offline-queue mirror of it: tests/unit/test_session_store.py::test_expired_while_"
     "queued_is_dropped_remaining_interval_sent)",
-    # Topic aliases belong to one connection (inbound half guarded; outbound half pending).
-    "MQTT-3.3.2-7": t(INB, "test_topic_aliases_die_with_the_connection"),
-    "MQTT-3.3.2-8": PENDING_ALIAS,
-    "MQTT-3.3.2-9": PENDING_ALIAS,
+    # Topic aliases belong to one connection: inbound, the client forgets the server's; outbound,
+    # it never relies on its own from an earlier connection (replays carry the topic).
+    "MQTT-3.3.2-7": t(INB, "test_topic_aliases_die_with_the_connection")
+    + t(
+        ALI,
+        "test_aliases_reset_on_every_new_connection",
+        "test_replay_after_reconnect_carries_the_topic",
+        "test_manual_empty_topic_message_is_replayed_with_its_topic",
+    )
+    + t(ALM, "test_auto_alias_bytes_lru_reset_and_replay"),
+    # v5: the client never sends Topic Alias 0.
+    "MQTT-3.3.2-8": t(
+        ALI,
+        "test_manual_alias_zero_is_refused",
+        "test_aliases_numbered_from_one_per_new_topic",
+        "test_random_conversations_keep_every_alias_valid",
+    ),
+    # v5: no Topic Alias above the server's Topic Alias Maximum (see MQTT-3.2.2-17, -18).
+    "MQTT-3.3.2-9": t(
+        ALI,
+        "test_bound_is_min_of_option_and_server_maximum",
+        "test_no_alias_when_the_server_maximum_is_zero_or_absent",
+        "test_manual_alias_above_the_server_maximum_fails_locally",
+        "test_manual_alias_without_server_aliases_fails_locally",
+        "test_random_conversations_keep_every_alias_valid",
+    )
+    + t(
+        ALM,
+        "test_auto_alias_bytes_lru_reset_and_replay",
+        "test_manual_alias_checked_and_mixing_refused",
+        "test_auto_aliases_deliver_every_message_on_its_topic_mosquitto",
+    ),
     # The receiver accepts any alias 1..its Topic Alias Maximum (inbound half).
     "MQTT-3.3.2-10": t(INB, "test_topic_alias_establish_use_remap"),
-    "MQTT-3.3.2-13": PENDING_RR,
-    "MQTT-3.3.2-14": PENDING_RR,
+    # v5: Response Topic is a UTF-8 string: property 0x08 is encoded as one, and the encoder
+    # refuses a string property with a lone surrogate or U+0000 (checked on Content Type; every
+    # string property shares the check).
+    "MQTT-3.3.2-13": t(PROP, "test_each_property", "test_encode_rejects"),
+    "MQTT-3.3.2-14": t(RC, "test_publish_with_a_wildcard_response_topic_is_refused"),
     "MQTT-3.3.2-15": SERVER + "the server forwards the Response Topic unchanged",
     "MQTT-3.3.2-16": SERVER + "the server forwards the Correlation Data unchanged",
     "MQTT-3.3.2-17": SERVER + "the server forwards every User Property unaltered",
@@ -309,10 +455,16 @@ COVERAGE: dict[str, Entry] = {
     # Content Type is a UTF-8 string.
     "MQTT-3.3.2-19": t(PROP, "test_encode_rejects"),
     "MQTT-3.3.2-20": SERVER + "the server forwards the Content Type unchanged",
-    "MQTT-3.3.4-3": PENDING_SUBID,
-    "MQTT-3.3.4-4": PENDING_SUBID,
-    "MQTT-3.3.4-5": PENDING_SUBID,
-    "MQTT-3.3.4-6": PENDING_SUBID,
+    "MQTT-3.3.4-3": SERVER + "a forwarded PUBLISH carries the Subscription Identifiers of the "
+    "subscriptions it matched (the client routes by them: tests/unit/test_routing.py::test_several"
+    "_identifiers_on_one_message_reach_each_callback_once)",
+    "MQTT-3.3.4-4": SERVER + "a single copy carries the identifiers of every matching "
+    "subscription, in any order (client side: tests/integration/test_mqtt5_request_response.py::"
+    "test_one_publish_with_several_identifiers_reaches_each_callback_once)",
+    "MQTT-3.3.4-5": SERVER + "each of several copies carries the identifier of its own "
+    "subscription (client side, against mosquitto: tests/integration/test_mqtt5_request_response"
+    ".py::test_overlapping_subscriptions_with_callbacks_get_exactly_their_matches)",
+    "MQTT-3.3.4-6": t(RC, "test_publish_with_a_subscription_identifier_is_refused"),
     # v5: no QoS > 0 PUBLISH beyond the server's Receive Maximum.
     "MQTT-3.3.4-7": t(PUB, "test_receive_maximum_limits_the_window")
     + t(PUB, "test_replay_respects_the_new_window_no_reconnect_storm")
@@ -322,21 +474,32 @@ COVERAGE: dict[str, Entry] = {
     # v5: the server respects our Receive Maximum; the client detects excess (0x93).
     "MQTT-3.3.4-9": t(
         INB, "test_receive_maximum_exceeded", "test_receive_maximum_counts_qos2_until_pubcomp"
-    ),
+    )
+    + t(PFM, "test_refused_qos1_counts_against_receive_maximum"),
     # --- acks (v5 §3.4-§3.7) ---------------------------------------------------------------------
-    # The sender of PUBACK/PUBREC/PUBREL/PUBCOMP uses a code of that packet's list.
-    "MQTT-3.4.2-1": t(INB, "test_qos1_delivered_then_acked_in_call_order"),
-    "MQTT-3.5.2-1": t(INB, "test_qos2_exactly_once_with_duplicates"),
+    # The sender of PUBACK/PUBREC/PUBREL/PUBCOMP uses a code of that packet's list (0x00; 0x99
+    # for a payload declared UTF-8 that is not, when the check is on; PUBCOMP 0x92).
+    "MQTT-3.4.2-1": t(INB, "test_qos1_delivered_then_acked_in_call_order")
+    + t(PFM, "test_qos1_invalid_utf8_answered_puback_0x99_not_delivered")
+    + t(RTO, "test_invalid_utf8_refused_with_0x99_in_order_and_not_delivered"),
+    "MQTT-3.5.2-1": t(INB, "test_qos2_exactly_once_with_duplicates")
+    + t(PFM, "test_qos2_invalid_utf8_answered_pubrec_0x99_and_the_flow_ends")
+    + t(RTO, "test_invalid_utf8_refused_with_0x99_in_order_and_not_delivered"),
     "MQTT-3.6.2-1": t(PUB, "test_qos2_flow", "test_unknown_acks"),
     "MQTT-3.7.2-1": t(
         INB, "test_pubrel_unknown_gets_pubcomp", "test_qos2_exactly_once_with_duplicates"
-    ),
+    )
+    + t(PFM, "test_qos2_invalid_utf8_answered_pubrec_0x99_and_the_flow_ends"),
     # Reason String / User Property left out of an ack over the receiver's Maximum Packet Size:
-    # the client's acks carry none (the tests compare whole packets).
-    "MQTT-3.4.2-2": t(INB, "test_qos1_delivered_then_acked_in_call_order"),
-    "MQTT-3.4.2-3": t(INB, "test_qos1_delivered_then_acked_in_call_order"),
-    "MQTT-3.5.2-2": t(INB, "test_qos2_exactly_once_with_duplicates"),
-    "MQTT-3.5.2-3": t(INB, "test_qos2_exactly_once_with_duplicates"),
+    # the client's acks carry none (the tests compare whole packets, the 0x99 ones byte by byte).
+    "MQTT-3.4.2-2": t(INB, "test_qos1_delivered_then_acked_in_call_order")
+    + t(PFM, "test_qos1_invalid_utf8_answered_puback_0x99_not_delivered"),
+    "MQTT-3.4.2-3": t(INB, "test_qos1_delivered_then_acked_in_call_order")
+    + t(PFM, "test_qos1_invalid_utf8_answered_puback_0x99_not_delivered"),
+    "MQTT-3.5.2-2": t(INB, "test_qos2_exactly_once_with_duplicates")
+    + t(PFM, "test_qos2_invalid_utf8_answered_pubrec_0x99_and_the_flow_ends"),
+    "MQTT-3.5.2-3": t(INB, "test_qos2_exactly_once_with_duplicates")
+    + t(PFM, "test_qos2_invalid_utf8_answered_pubrec_0x99_and_the_flow_ends"),
     "MQTT-3.6.2-2": t(PUB, "test_qos2_flow"),
     "MQTT-3.6.2-3": t(PUB, "test_qos2_flow"),
     "MQTT-3.7.2-2": t(INB, "test_qos2_exactly_once_with_duplicates"),
@@ -451,9 +614,9 @@ COVERAGE: dict[str, Entry] = {
     "MQTT-4.3.3-7": t(RS, "test_sent_qos2_message_is_never_expired"),
     # v5: QoS 2 receiver: PUBREC with the id.
     "MQTT-4.3.3-8": t(INB, "test_qos2_exactly_once_with_duplicates"),
-    "MQTT-4.3.3-9": "the client never sends a PUBREC with a reason code of 0x80 or more (its "
-    "PUBRECs are always 0x00: tests/unit/test_session_inbound.py::test_qos2_exactly_once_with_"
-    "duplicates), so no PUBLISH ever follows a failed PUBREC",
+    # v5: after a PUBREC >= 0x80 (0x99, payload format check on) the id is new: nothing was
+    # stored (a PUBREL gets PUBCOMP 0x92) and the next PUBLISH with it is delivered.
+    "MQTT-4.3.3-9": t(PFM, "test_qos2_invalid_utf8_answered_pubrec_0x99_and_the_flow_ends"),
     # v5: until PUBREL answer repeats with PUBREC and deliver once; PUBCOMP for every PUBREL;
     # after PUBCOMP the id is new.
     "MQTT-4.3.3-10": t(
@@ -483,7 +646,9 @@ COVERAGE: dict[str, Entry] = {
     "MQTT-4.6.0-1": t(PUB, "test_replay_dup_and_pubrel_in_order")
     + t(FB, "test_qos1_resent_with_dup_in_order_after_reconnect"),
     "MQTT-4.6.0-2": t(INB, "test_qos1_delivered_then_acked_in_call_order")
-    + t(FB, "test_incoming_acks_keep_arrival_order"),
+    + t(FB, "test_incoming_acks_keep_arrival_order")
+    + t(PFM, "test_refused_puback_keeps_arrival_order")
+    + t(RTO, "test_invalid_utf8_refused_with_0x99_in_order_and_not_delivered"),
     "MQTT-4.6.0-3": t(RS, "test_pubrecs_go_out_in_the_order_the_publishes_arrived"),
     "MQTT-4.6.0-4": t(RS, "test_pubrels_go_out_in_the_order_the_pubrecs_arrived"),
     "MQTT-4.6.0-5": SERVER + "the server keeps per-topic order by default",
@@ -548,13 +713,17 @@ COVERAGE: dict[str, Entry] = {
         "test_auth_method_mismatch_is_a_protocol_error",
         "test_connack_with_another_method_is_a_protocol_error",
     ),
-    # No Method in CONNECT: an AUTH or a CONNACK Method from the server is a Protocol Error
-    # (already guarded; the enhanced-authentication work may add more).
+    # No Method in CONNECT: an AUTH or a CONNACK Method from the server is a Protocol Error.
     "MQTT-4.12.0-6": t(ERR, "test_auth_without_method_is_a_violation")
     + t(CON, "test_connack_authentication_method_not_requested")
     + t(SAU, "test_auth_when_connect_had_no_method"),
-    # No Method in CONNECT: the client never sends AUTH (re-authentication refused, nothing sent).
-    "MQTT-4.12.0-7": t(SAU, "test_reauthenticate_needs_a_connected_authenticated_session")
+    # No Method in CONNECT: the client never sends AUTH (re-authentication refused and a server
+    # AUTH not answered with one: nothing, or DISCONNECT 0x82).
+    "MQTT-4.12.0-7": t(
+        SAU,
+        "test_reauthenticate_needs_a_connected_authenticated_session",
+        "test_auth_when_connect_had_no_method",
+    )
     + t(EAU, "test_reauthenticate_without_authenticator"),
     # Re-authentication: AUTH 0x19 with the CONNECT's Method.
     "MQTT-4.12.1-1": t(SAU, "test_reauthentication_exchange")

@@ -222,7 +222,7 @@ def expect_subscribe(fake_broker: FakeBroker) -> Any:
 def test_one_publish_with_several_identifiers_reaches_each_callback_once(
     fake_broker: FakeBroker,
 ) -> None:
-    # [MQTT-3.3.4-5]: a single copy carries every matching subscription's identifier; §3.3.2.3.8:
+    # [MQTT-3.3.4-4]: a single copy carries every matching subscription's identifier; §3.3.2.3.8:
     # an identifier may repeat. Unknown identifiers (99) take no part.
     with fake_session(fake_broker) as (client, rec):
         client.subscribe("s/#", qos=1, callback=rec.record("wide"))

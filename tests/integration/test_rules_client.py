@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 import mqttclient.client as mqtt
+from mqttclient.packettypes import PacketTypes
+from mqttclient.properties import Properties
 from mqttclient.subscribeoptions import SubscribeOptions
 from tests.fakebroker import CONNECT, PUBACK, PUBCOMP, PUBREC, FakeBroker, connack
 from tests.integration.helpers import V2, wait_until
@@ -35,6 +37,30 @@ def test_publish_topic_with_wildcards_is_refused(offline_client: mqtt.Client, qo
         with pytest.raises(ValueError):
             offline_client.publish(topic, b"x", qos=qos)
     assert offline_client._session.unfinished_count() == 0
+
+
+def test_publish_with_a_subscription_identifier_is_refused(offline_client: mqtt.Client) -> None:
+    """v5 [MQTT-3.3.4-6]: a PUBLISH from the client never carries a Subscription Identifier
+    (only the server's do): ``publish`` refuses the property with ValueError."""
+    props = Properties(PacketTypes.PUBLISH)
+    props.SubscriptionIdentifier = 7
+    with pytest.raises(ValueError, match="Subscription Identifier"):
+        offline_client.publish("a", b"x", qos=1, properties=props)
+    assert offline_client._session.unfinished_count() == 0
+
+
+@pytest.mark.parametrize("response_topic", ["a/#", "a/+/b", "+"])
+def test_publish_with_a_wildcard_response_topic_is_refused(
+    offline_client: mqtt.Client, response_topic: str
+) -> None:
+    """v5 [MQTT-3.3.2-14]: the Response Topic is a Topic Name, so it has no wildcards;
+    ``publish`` refuses one that has (ValueError). A plain one is accepted."""
+    props = Properties(PacketTypes.PUBLISH)
+    props.ResponseTopic = response_topic
+    with pytest.raises(ValueError, match="Response Topic"):
+        offline_client.publish("a", b"x", qos=1, properties=props)
+    props.ResponseTopic = "replies/a"
+    assert offline_client.publish("a", b"x", qos=1, properties=props).rc == mqtt.MQTT_ERR_NO_CONN
 
 
 @pytest.mark.parametrize("qos", [1, 2])

@@ -38,7 +38,7 @@ def test_one_identifier_routes_to_its_callback() -> None:
 
 
 def test_several_identifiers_on_one_message_reach_each_callback_once() -> None:
-    # [MQTT-3.3.4-5]: one copy for overlapping subscriptions carries all their identifiers, in
+    # [MQTT-3.3.4-4]: one copy for overlapping subscriptions carries all their identifiers, in
     # any order; §3.3.2.3.8: the same identifier may repeat.
     table = RouteTable()
     table.bind(["a/#"], A, 1)
