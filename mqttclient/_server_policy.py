@@ -11,7 +11,7 @@ Owns, for ``Client`` (which inherits :class:`ServerPolicyMixin`):
   ``client.host``. At most ``max_redirects`` redirects are followed in a row; the count starts
   again after a connection that ends without a redirect, one that lasted
   ``REDIRECT_STABLE_S``, or a ``connect()``.
-* **Session takeover** (DISCONNECT 0x8E, [MQTT-3.1.4-3]; opt-in, a pattern of closes): a
+* **Session takeover** (DISCONNECT 0x8E, [MQTT-3.1.4-3], or a pattern of closes): a
   WARNING that says another client connected with the same client id; the engine applies the
   wait (``mqttclient._io.takeover``), set with ``takeover_backoff_set()``.
 * The setter of **payload format validation** (``mqttclient._core.inbound``).
@@ -94,7 +94,7 @@ class ServerPolicyMixin(CallbackMixin):
         self,
         min_delay: float = 4.0,
         max_delay: Optional[float] = None,
-        closes_in_a_row: int = 0,
+        closes_in_a_row: int = 3,
     ) -> None:
         """The wait before reconnecting after a session takeover (another client connected
         with the same client id): ``min_delay`` seconds, doubling with every takeover in a
@@ -103,11 +103,12 @@ class ServerPolicyMixin(CallbackMixin):
         (4 s) for MQTT 5 DISCONNECT 0x8E "Session taken over"; ``min_delay=0`` turns it off,
         leaving the ordinary reconnect backoff. An addition to paho.
 
-        ``closes_in_a_row`` (default 0: off) also treats that many closes in a row by the
-        broker (end of stream, no DISCONNECT) of connections that did not last as a takeover:
-        MQTT 3.1.1 brokers close the older connection without a word, and so does mosquitto
-        2.0 under MQTT 5. Other causes look the same (a broker that drops clients it refuses
-        to serve, for example), hence opt-in; 2 is a good value.
+        ``closes_in_a_row`` (default 3; 0 turns it off) also treats that many closes in a row by
+        the broker (end of stream, no DISCONNECT) of connections shorter than 10 s as a
+        takeover: MQTT 3.1.1 brokers close the older connection without a word, and so does
+        mosquitto 2.0 under MQTT 5. Other causes look the same (a broker that drops a client
+        right after accepting it, for a refused publish say); backing off is right for them
+        too, and the warning says "probably". A reset connection never counts.
 
         Raises ``ValueError`` for a negative ``min_delay`` or ``closes_in_a_row``, or a
         ``max_delay`` below ``min_delay``. Thread: any."""

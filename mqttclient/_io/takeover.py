@@ -11,9 +11,11 @@ part of a fight over the id.
 A takeover is recognised by DISCONNECT 0x8E. Without it (MQTT 3.1.1, where the server just
 closes the socket, and mosquitto 2.0, which closes the older MQTT 5 connection without sending
 0x8E) it looks like the server closing the connection in an orderly way (end of stream, no
-DISCONNECT) after accepting it. That also happens for other reasons, so it counts only when the
-user opts in with ``closes_in_a_row``: that many such closes in a row, each of a connection that
-did not last, are treated as a takeover.
+DISCONNECT) after accepting it: ``closes_in_a_row`` (3 by default) such closes in a row, each of
+a connection shorter than ``short_connection_s`` (10 s; two clients fighting over an id swap
+within about a second), are treated as a takeover. Other causes look the same (a broker that
+drops a client right after accepting it, for a refused publish say); backing off is right for
+them too, and the warning says "probably".
 
 Owns: :class:`TakeoverPolicy` (the user's setting) and :class:`TakeoverBackoff` (the count).
 Must not: read the clock, sleep or log; the engine passes durations in and applies the wait, the
@@ -40,11 +42,12 @@ class TakeoverPolicy:
     reconnect policy's ``max_delay_s``). ``min_delay_s`` of 0 turns the extra wait off (the
     ordinary reconnect backoff still applies). ``closes_in_a_row`` > 0 also treats that many
     orderly closes by the server in a row, each of a connection that did not last, as a
-    takeover (module docstring); 0, the default, recognises DISCONNECT 0x8E only."""
+    takeover (module docstring); 0 recognises DISCONNECT 0x8E only."""
 
     min_delay_s: float = 4.0
     max_delay_s: Optional[float] = None
-    closes_in_a_row: int = 0
+    closes_in_a_row: int = 3
+    short_connection_s: float = 10.0
 
     @property
     def enabled(self) -> bool:
@@ -92,7 +95,7 @@ class TakeoverBackoff:
         if lasted:
             self.count = 0  # a connection that lasted: not part of a fight over the id
         policy = self.policy
-        if server_closed and uptime_s is not None and not lasted:
+        if server_closed and uptime_s is not None and uptime_s < policy.short_connection_s:
             self.closes += 1
         else:
             self.closes = 0

@@ -197,7 +197,8 @@ def test_clean_start_on_automatic_reconnect_v5(
     fake_broker.close_client()
     again = fake_broker.expect(CONNECT, WAIT_S)
     assert bytes(again) == connect_bytes("cid", level=5, flags=reconnect_flags)
-    fake_broker.send(connack(True, 0, 5))
+    # Session Present only when the CONNECT was not clean ([MQTT-3.2.2-2], [MQTT-3.2.2-4]).
+    fake_broker.send(connack(reconnect_flags == 0x00, 0, 5))
     wait_until(client.is_connected, WAIT_S)
     # A new connect() starts over.
     client.disconnect()

@@ -100,12 +100,20 @@ def test_disabled_counts_but_never_waits() -> None:
     assert backoff.count == 1 and backoff.take() == 0.0
 
 
-def test_server_closes_are_ignored_unless_opted_in() -> None:
+def test_three_short_server_closes_in_a_row_count_by_default() -> None:
     """3.1.1 (and mosquitto 2.0 under 5.0) close the older connection without DISCONNECT
-    0x8E; by default such closes are ordinary connection losses (paho parity)."""
+    0x8E: by default three orderly closes in a row, each of a connection shorter than 10 s,
+    count as a takeover; longer connections never do, and ``closes_in_a_row=0`` turns the
+    pattern off (0x8E only)."""
     backoff = TakeoverBackoff(TakeoverPolicy(min_delay_s=1.0, max_delay_s=8.0))
-    assert [close(backoff, CLOSED) for _ in range(5)] == [0.0] * 5
-    assert backoff.closes == 5 and backoff.count == 0 and backoff.cause is None
+    assert [close(backoff, CLOSED) for _ in range(5)] == [0.0, 0.0, 1.0, 2.0, 4.0]
+    assert backoff.cause == "closes"
+    steady = TakeoverBackoff(TakeoverPolicy(min_delay_s=1.0, max_delay_s=8.0))
+    assert [close(steady, CLOSED, 10.0) for _ in range(5)] == [0.0] * 5  # each lasted 10 s
+    assert steady.closes == 0 and steady.count == 0
+    off = TakeoverBackoff(TakeoverPolicy(min_delay_s=1.0, max_delay_s=8.0, closes_in_a_row=0))
+    assert [close(off, CLOSED) for _ in range(5)] == [0.0] * 5
+    assert off.closes == 5 and off.count == 0 and off.cause is None
 
 
 def test_closes_in_a_row_count_as_a_takeover_when_opted_in() -> None:
