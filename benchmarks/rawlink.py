@@ -14,6 +14,7 @@ shapes a client can have:
 
 A client with ``loop_start()`` cannot beat the two-thread figure through the same broker on the
 same machine; a client that also hands its writes to the loop thread pays one more wake-up.
+For request/response, a second link answers from its reader thread (``answer``).
 Both re-arm ``TCP_QUICKACK`` after every read, as mqttclient and the other peers do.
 """
 
@@ -24,7 +25,7 @@ import socket
 import threading
 import time
 import uuid
-from typing import Optional
+from typing import Callable, Optional
 
 from broker import HOST
 from peers import connect_packet, publish_packet, subscribe_packet
@@ -35,10 +36,19 @@ _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 class RawLink:
-    """A connected, subscribed raw connection to ``topic`` at ``qos`` (0 or 1)."""
+    """A connected raw connection subscribed to ``topic`` at ``qos`` (0 or 1); it publishes to
+    ``publish_topic`` (default: ``topic``)."""
 
-    def __init__(self, port: int, topic: str, qos: int, payload: bytes, timeout_s: float) -> None:
-        self.topic = topic
+    def __init__(
+        self,
+        port: int,
+        topic: str,
+        qos: int,
+        payload: bytes,
+        timeout_s: float,
+        publish_topic: str = "",
+    ) -> None:
+        self.topic = publish_topic or topic
         self.qos = qos
         self.payload = payload
         self.sock = socket.create_connection((HOST, port), timeout=timeout_s)
@@ -151,11 +161,13 @@ class RawLink:
 
 
 class ThreadedReader:
-    """A reader thread that reads ``link`` and sets ``back`` for every message that arrives.
-    ``close()`` stops it (bounded) and closes the link."""
+    """A reader thread that reads ``link`` and sets ``back`` for every message that arrives
+    (or, given ``answer``, calls it once per message: a responder). ``close()`` stops it
+    (bounded) and closes the link."""
 
-    def __init__(self, link: RawLink) -> None:
+    def __init__(self, link: RawLink, answer: Optional[Callable[[], None]] = None) -> None:
         self.link = link
+        self.answer = answer
         self.back = threading.Event()
         self.stopping = False
         self.thread = threading.Thread(target=self._run, name="raw-reader", daemon=True)
@@ -168,7 +180,11 @@ class ThreadedReader:
             if not readable:
                 continue
             try:
-                if self.link.read():
+                count = self.link.read()
+                if count and self.answer is not None:
+                    for _ in range(count):
+                        self.answer()
+                elif count:
                     self.back.set()
             except (OSError, RuntimeError):
                 return

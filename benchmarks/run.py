@@ -151,8 +151,8 @@ def specs(settings: Settings) -> list[Spec]:
                     scenario,
                     scenario,
                     {"qos": qos, **latency},
-                    # The floor: raw sockets, a reader thread and the waiting thread (rawlink.py).
-                    ceiling={"client": "raw"} if scenario == "roundtrip" else None,
+                    # The floor: raw sockets, reader threads and the waiting thread (rawlink.py).
+                    ceiling={"client": "raw"},
                     rows=(
                         RowDef(
                             f"{scenario}-q{qos}-p50",
@@ -173,6 +173,29 @@ def specs(settings: Settings) -> list[Spec]:
                     ),
                 )
             )
+    # The same, pinned: the unpinned figure depends on where the scheduler puts the broker and
+    # the client's threads (a wake-up across cores costs tens of microseconds on a VM), so it
+    # flips between two levels from run to run. Pinned, each level is measured on its own.
+    for pin, where in (("one", "broker and client on one core"), ("two", "on separate cores")):
+        out.append(
+            Spec(
+                f"roundtrip-q0-{pin}-core",
+                "roundtrip",
+                "roundtrip",
+                {"qos": 0, "pin": pin, **latency},
+                (
+                    RowDef(
+                        f"roundtrip-q0-{pin}-core-p50",
+                        f"round trip QoS 0 p50, {where}",
+                        "ms",
+                        "p50_ms",
+                        Target("info"),
+                        higher_is_better=False,
+                    ),
+                ),
+                ceiling={"client": "raw"},
+            )
+        )
     out.append(
         Spec(
             "roundtrip-loop-q0",
@@ -396,6 +419,11 @@ def run_spec(
     }
     if broker is not None:
         base.update(port=broker.port, broker_pid=broker.pid)
+        pin = spec.params.get("pin")
+        if pin:
+            broker_cpu, client_cpu = _pinned_cpus(pin)
+            os.sched_setaffinity(broker.pid, {broker_cpu})
+            base["cpu"] = client_cpu
     columns = list(spec.columns)
     if spec.ceiling is not None:
         columns.append(("raw", spec.ceiling))
@@ -421,6 +449,18 @@ def run_spec(
                 flush=True,
             )
     return results
+
+
+def _pinned_cpus(pin: str) -> tuple[int, int]:
+    """(broker CPU, client CPU) for ``pin``: "one" core for both, or "two" separate ones."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[0], cpus[0] if pin == "one" else cpus[-1]
+
+
+def _can_pin(pin: str) -> bool:
+    if not hasattr(os, "sched_setaffinity"):
+        return False
+    return pin == "one" or len(os.sched_getaffinity(0)) > 1
 
 
 def rows_for(spec: Spec, results: dict[str, list[dict[str, Any]]]) -> list[Row]:
@@ -455,7 +495,12 @@ def _bound(spec: Spec, row: Row, ours: list[dict[str, Any]]) -> str:
         and row.mqttclient >= 0.85 * row.ceiling
     ):
         return "mqttclient within 15 % of the raw-socket ceiling: bound by the broker"
-    if spec.group == "roundtrip" and row.ceiling and row.paho and row.key.endswith("-p50"):
+    if (
+        spec.group in ("roundtrip", "reqresp")
+        and row.ceiling
+        and row.paho
+        and row.key.endswith("-p50")
+    ):
         threads = "one thread" if spec.params.get("mode") == "loop" else "two threads"
         return (
             f"raw-socket floor ({threads}) {row.ceiling:.3f} ms = {row.ceiling / row.paho:.2f}x "
@@ -599,7 +644,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.profile:
         os.makedirs(args.profile, exist_ok=True)
     runner = Runner(env, args.verbose, args.profile)
-    selected = [s for s in specs(settings) if not args.only or s.group in args.only]
+    selected = [
+        s
+        for s in specs(settings)
+        if (not args.only or s.group in args.only) and _can_pin(s.params.get("pin") or "one")
+    ]
     want_codec = not args.only or "codec" in args.only
     needs_broker = any(s.needs_broker for s in selected)
     if needs_broker and not BenchBroker.available():

@@ -505,6 +505,8 @@ def reqresp(p: dict[str, Any]) -> dict[str, Any]:
     clients')."""
     kind, port, qos = p["client"], p["port"], p["qos"]
     requests, responses = _topic(), _topic()
+    if kind == "raw":
+        return _raw_reqresp(p, requests, responses)
     requester = make_client(kind)
     responder = make_client(kind)
     start(requester, port)
@@ -526,6 +528,26 @@ def reqresp(p: dict[str, Any]) -> dict[str, Any]:
             stop(responder)
     finally:
         stop(requester)
+
+
+def _raw_reqresp(p: dict[str, Any], requests: str, responses: str) -> dict[str, Any]:
+    """The floor of request/response (``rawlink.py``): a raw requester in two threads, a raw
+    responder answering from its reader thread."""
+    from rawlink import RawLink, ThreadedReader
+
+    payload = bytes(PAYLOAD_SIZE)
+    port, qos = p["port"], p["qos"]
+    link = RawLink(port, responses, qos, payload, CONNECT_TIMEOUT_S, publish_topic=requests)
+    requester = ThreadedReader(link)
+    try:
+        answering = RawLink(port, requests, qos, payload, CONNECT_TIMEOUT_S, responses)
+        responder = ThreadedReader(answering, answering.publish)
+        try:
+            return _latencies(p, link.publish, requester.back, p["broker_pid"])
+        finally:
+            responder.close()
+    finally:
+        requester.close()
 
 
 def codec(p: dict[str, Any]) -> dict[str, Any]:
@@ -691,6 +713,8 @@ def _profiled(run: Callable[[], dict[str, Any]], path: str) -> dict[str, Any]:
 def main() -> None:
     params = json.loads(sys.argv[1])
     scenario = SCENARIOS[params["scenario"]]
+    if params.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {params["cpu"]})  # before any thread starts: all inherit it
     try:
         if params.get("profile"):
             result = _profiled(lambda: scenario(params), params["profile"])

@@ -30,6 +30,9 @@ language = "en"
 # API reference: source order, type hints in the signature, no private members.
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
+# Client's chaining setters (mqttclient/_client_settings.py) return a self-type TypeVar: show
+# it as the class, as paho documents them.
+autodoc_type_aliases = {"_ClientT": "Client"}
 
 html_theme = "alabaster"
 html_title = f"mqttclient {release}"

@@ -342,10 +342,7 @@ class CallbackMixin:
         if self._on_publish is not None:
             return False
         completed = ev.PublishCompleted
-        for event in events:
-            if type(event) is not completed:
-                return False
-        return True
+        return all(type(event) is completed for event in events)
 
     def pre_connect(self) -> None:
         cb = self.on_pre_connect

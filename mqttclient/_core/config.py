@@ -19,6 +19,7 @@ __all__ = [
     "DROP_OLDEST",
     "FIRST_ONLY",
     "QUEUE_FULL_POLICIES",
+    "OPEN_STATES",
     "REFUSE",
     "SessionConfig",
     "SessionState",
@@ -86,3 +87,7 @@ class SessionState:
     CONNECTED = 2  # CONNACK 0 received
     DISCONNECTING = 3  # our DISCONNECT queued; nothing more may be queued
     CLOSING = 4  # a protocol error, refusal or timeout: flush and close, read nothing more
+
+
+#: The states in which a connection is open and packets may be queued on it.
+OPEN_STATES = (SessionState.CONNECTING, SessionState.CONNECTED)

@@ -1186,6 +1186,13 @@ class _RacingWakeSocket:
         return getattr(self._real, name)
 
 
+def _through_the_loop_thread(engine: Any) -> None:
+    """Make the next publish wake the loop thread: one that waits idle lets a lone publish be
+    written by the caller's thread (``Engine.kick``), which would not exercise the wake-up."""
+    with engine.lock:
+        engine._loop_idle = False
+
+
 def test_publish_racing_the_loop_wakeup_is_not_stranded(make_client, fake_broker):
     """Deterministic form of the lost wake-up: a publish that lands while the loop thread drains
     its wake-up socket must not leave later publishes unsent."""
@@ -1196,10 +1203,12 @@ def test_publish_racing_the_loop_wakeup_is_not_stranded(make_client, fake_broker
     assert loop_thread is not None
     proxy = _RacingWakeSocket(engine._wake_r, loop_thread, lambda: client.publish("race", b"racer"))
     engine._wake_r = proxy
+    _through_the_loop_thread(engine)
     client.publish("race", b"first")  # wakes the loop thread, which then drains via the proxy
     got = {fake_broker.expect(PUBLISH, WAIT_S).decoded.payload for _ in range(2)}
     assert got == {b"first", b"racer"} and proxy.raced
     time.sleep(0.2)  # let the loop thread go back to sleep in select()
+    _through_the_loop_thread(engine)
     client.publish("race", b"after")  # must wake the loop thread again
     assert fake_broker.expect(PUBLISH, 2.0).decoded.payload == b"after"
 

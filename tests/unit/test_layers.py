@@ -60,6 +60,12 @@ TOP_LEVEL = {
     "mqttclient.demo": FACADE,
     "mqttclient.cli": FACADE,
     "mqttclient._server_policy": FACADE,
+    # Parts of Client (mixins and paho's module-level names), re-exported by mqttclient.client.
+    "mqttclient._client_constants": FACADE,
+    "mqttclient._client_settings": FACADE,
+    "mqttclient._client_connection": FACADE,
+    "mqttclient._client_connect": FACADE,
+    "mqttclient._client_loop": FACADE,
 }
 
 # Packages and module-name prefixes classified as a whole.
@@ -255,6 +261,20 @@ def test_nothing_below_the_facade_imports_it() -> None:
     assert not violations, "façade modules imported from below:\n" + _describe(violations)
 
 
+def test_client_parts_do_not_import_the_client_module() -> None:
+    """``mqttclient.client`` imports the modules of ``Client``'s mixins and its constants; an
+    import back (even under ``TYPE_CHECKING``) would be a cycle (docs/architecture.rst)."""
+    import mqttclient.client  # the one runtime import here: Client's bases name the parts
+
+    parts = {cls.__module__ for cls in mqttclient.client.Client.__mro__[1:] if cls is not object}
+    parts |= {name for name in MODULES if name.startswith("mqttclient._client_")}
+    assert "mqttclient._client_loop" in parts and "mqttclient._callbacks" in parts
+    violations = [
+        imp for imp in ALL_IMPORTS if imp.importer in parts and imp.target == "mqttclient.client"
+    ]
+    assert not violations, "parts of Client import mqttclient.client:\n" + _describe(violations)
+
+
 def test_core_does_no_io() -> None:
     violations = [
         imp
@@ -265,6 +285,20 @@ def test_core_does_no_io() -> None:
         "_core must not touch sockets, threads, the clock, asyncio or subprocesses:\n"
         + _describe(violations)
     )
+
+
+# ``Session`` (``_core/session.py``) is assembled from these parts (mixins holding methods only);
+# they belong to the pure core like the session, so the core's rules above bind each of them.
+SESSION_PARTS = ("handshake", "receiving", "subscribing", "publishing")
+
+
+@pytest.mark.parametrize("part", SESSION_PARTS)
+def test_session_parts_are_core_modules(part: str) -> None:
+    name = f"{PACKAGE}._core.{part}"
+    assert name in MODULES, f"{name} is gone: update SESSION_PARTS and docs/architecture.rst"
+    assert layer_of(name) == CORE
+    imported = {(imp.importer, imp.target) for imp in ALL_IMPORTS}
+    assert (f"{PACKAGE}._core.session", name) in imported, f"session.py does not import {name}"
 
 
 def test_allowances_are_still_needed() -> None:
@@ -283,6 +317,10 @@ def test_allowances_are_still_needed() -> None:
         ("mqttclient._core.session", "time", False),
         ("mqttclient._core.session", "logging", True),
         ("mqttclient._core.session", "mqttclient.properties", False),
+        ("mqttclient._core.publishing", "time", False),
+        ("mqttclient._core.handshake", "mqttclient._io.loop", False),
+        ("mqttclient._core.receiving", "mqttclient._core.packets", True),
+        ("mqttclient._core.subscribing", "mqttclient._callbacks", False),
         ("mqttclient._core.codec", "wsproto", False),
         ("mqttclient.properties", "mqttclient._core.codec", True),
         ("mqttclient.properties", "mqttclient._io.loop", False),

@@ -414,3 +414,27 @@ def test_sqlite_repr_and_path_objects(db: Path) -> None:
     store.close()
     assert "closed" in repr(store)
     assert "MemoryStore" in repr(MemoryStore())
+
+
+# --- MemoryStore only ----------------------------------------------------------------------------
+
+
+def test_memory_store_reads_the_sessions_messages_instead_of_indexing_them() -> None:
+    # No second index of live messages (memory per message queued offline): once a session
+    # restored from it, the store reads that session's outbox, in its current state.
+    from mqttclient._core.session import Session, SessionConfig
+
+    store = MemoryStore()
+    store.add_message(msg(1))  # before any session: kept by the store itself
+    session = Session(SessionConfig(client_id="c", protocol_version=4), store)
+    assert store._messages == {}  # handed over to the session
+    for n in range(2, 5):
+        session.publish("t", b"p%d" % n, 1, False, (), None, 0.0)
+    assert store._messages == {}
+    contents = store.load()
+    assert [m.seq for m in contents.messages] == [1, 2, 3, 4] and contents.last_seq == 4
+    assert contents.messages[0] == msg(1)
+    # A new session on the same store resumes everything, as a new Client would.
+    again = Session(SessionConfig(client_id="c", protocol_version=4), store)
+    assert [m.seq for m in store.load().messages] == [1, 2, 3, 4]
+    assert again.unfinished_count() == 4
