@@ -503,7 +503,7 @@ def _bound(spec: Spec, row: Row, ours: list[dict[str, Any]]) -> str:
     ):
         threads = "one thread" if spec.params.get("mode") == "loop" else "two threads"
         return (
-            f"raw-socket floor ({threads}) {row.ceiling:.3f} ms = {row.ceiling / row.paho:.2f}x "
+            f"raw-socket floor ({threads}) {row.ceiling:.3f} ms = {row.ceiling / row.paho:.2g}x "
             "paho: no client of this shape gets below it here"
         )
     if spec.group == "receive" and (row.broker_cpu_pct.get("mqttclient") or 0) >= 90:
