@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import pytest
 
@@ -20,41 +20,13 @@ from mqttclient._core.outbox import AWAIT_PUBACK, AWAIT_PUBCOMP, AWAIT_PUBREC, Q
 from mqttclient._core.packets import Publish, Subscription
 from mqttclient._core.store import Store, StoreContents, StoredMessage
 from mqttclient.errors import MQTTException, StoreError
-
-AnyStore = Union[MemoryStore, SqliteStore]
-
-
-class Stores:
-    """Opens and reopens one kind of store; closes everything it opened."""
-
-    def __init__(self, kind: str, directory: Path) -> None:
-        self.kind = kind
-        self.path = directory / "session.db"
-        self.opened: list[AnyStore] = []
-
-    def open(self) -> AnyStore:
-        store: AnyStore = MemoryStore() if self.kind == "memory" else SqliteStore(self.path)
-        self.opened.append(store)
-        return store
-
-    def reopen(self, store: AnyStore) -> AnyStore:
-        store.close()
-        if isinstance(store, MemoryStore):
-            return store
-        again = SqliteStore(self.path)
-        self.opened.append(again)
-        return again
-
-    def close_all(self) -> None:
-        for store in self.opened:
-            store.close()
+from tests.unit._stores import STORE_KINDS, AnyStore, Stores
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=STORE_KINDS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
-    made = Stores(request.param, tmp_path)
-    yield made
-    made.close_all()
+    with Stores(request.param, tmp_path) as made:
+        yield made
 
 
 def msg(seq: int, state: int = QUEUED, packet_id: int = 0, **fields: Any) -> StoredMessage:
