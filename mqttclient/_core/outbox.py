@@ -286,12 +286,9 @@ class Outbox:
                 self.last_mid = previous  # not accepted: the mid is not consumed
                 raise
         seq = self.last_seq + 1
-        if expires_at:
-            msg: OutMessage = ExpiringMessage(
-                topic, payload, qos, retain, properties, token, mid, seq, expires_at, expiry_wall
-            )
-        else:
-            msg = OutMessage(topic, payload, qos, retain, properties, token, mid, seq)
+        msg = new_message(
+            topic, payload, qos, retain, properties, token, mid, seq, expires_at, expiry_wall
+        )
         if send:
             self._track(msg, mid)
         if qos:
@@ -597,18 +594,11 @@ class Outbox:
         new. ``wall_offset`` converts their wall-clock expiry to monotonic time. Their tokens
         are None. The mid counter resumes after the newest message's mid."""
         for stored in messages:
-            fields = (stored.topic, stored.payload, stored.qos, stored.retain, stored.properties)
-            if stored.expiry_wall:
-                msg: OutMessage = ExpiringMessage(
-                    *fields,
-                    None,
-                    stored.mid,
-                    stored.seq,
-                    stored.expiry_wall - wall_offset,
-                    stored.expiry_wall,
-                )
-            else:
-                msg = OutMessage(*fields, None, stored.mid, stored.seq)
+            wall = stored.expiry_wall
+            msg = new_message(
+                stored.topic, stored.payload, stored.qos, stored.retain, stored.properties,
+                None, stored.mid, stored.seq, wall - wall_offset if wall else 0.0, wall,
+            )  # fmt: skip
             msg.state = stored.state
             if stored.state != QUEUED and stored.packet_id:
                 msg.packet_id = stored.packet_id  # and so DUP=1 on its replay
@@ -620,6 +610,26 @@ class Outbox:
             self.held_bytes += len(msg.payload)
             self.last_mid = stored.mid
         self.last_seq = max(self.last_seq, last_seq, messages[-1].seq if messages else 0)
+
+
+def new_message(
+    topic: str,
+    payload: bytes,
+    qos: int,
+    retain: bool,
+    properties: Props,
+    token: Any,
+    mid: int,
+    seq: int,
+    expires_at: float = 0.0,
+    expiry_wall: float = 0.0,
+) -> OutMessage:
+    """An ``OutMessage``, or an ``ExpiringMessage`` when it has an expiry (``expires_at``)."""
+    if expires_at:
+        return ExpiringMessage(
+            topic, payload, qos, retain, properties, token, mid, seq, expires_at, expiry_wall
+        )
+    return OutMessage(topic, payload, qos, retain, properties, token, mid, seq)
 
 
 def _by_seq(msg: OutMessage) -> int:
