@@ -33,7 +33,7 @@ from mqttclient.enums import (
     PahoClientMode,
 )
 from mqttclient.errors import InvalidTopicError
-from mqttclient.matcher import validate_topic_filter
+from mqttclient.matcher import validate_topic_filter, validate_topic_name
 from mqttclient.message import MQTTMessageInfo
 from mqttclient.properties import Properties
 from mqttclient.reasoncodes import ReasonCode
@@ -327,9 +327,12 @@ def _check_publish_properties(topic: str, pairs: Props) -> None:
         # [MQTT-3.3.4-6]: only the server puts Subscription Identifiers in a PUBLISH.
         raise ValueError("a PUBLISH from a client must not carry a Subscription Identifier")
     response_topic = get_prop(pairs, _spec.RESPONSE_TOPIC)
-    if response_topic is not None and ("+" in response_topic or "#" in response_topic):
-        # [MQTT-3.3.2-14]: the Response Topic is a topic name, not a filter.
-        raise ValueError(f"Response Topic must not contain wildcards: {response_topic!r}")
+    if response_topic is not None:
+        # [MQTT-3.3.2-14]: the Response Topic is a topic name (no wildcards), not a filter.
+        try:
+            validate_topic_name(response_topic)
+        except InvalidTopicError as exc:
+            raise InvalidTopicError(f"invalid Response Topic: {exc}") from exc
 
 
 def _transport_kind(value: str) -> str:
